@@ -1,0 +1,327 @@
+//! The `patchvault` command line: parses arguments, calls the library's
+//! commands and prints their results (text, or JSON with `--json`).
+//! Exit codes: 0 success, 1 error, 2 usage error, 3 refused to protect
+//! data (uncommitted changes, nothing to commit, existing tag), 4 store
+//! damage found (corrupt or missing objects).
+
+mod progress;
+mod render;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use patchvault::commands::{
+    self, checkout::CheckoutOptions, commit::CommitOptions, diff::DiffOptions, log::LogOptions,
+};
+use patchvault::{Error, Repository};
+
+#[derive(Parser)]
+#[command(
+    name = "patchvault",
+    version,
+    about = "Versioned, deduplicated store for software install trees (WSO2 Carbon product homes)"
+)]
+struct Cli {
+    /// Store directory (default: .patchvault in the product home, found from
+    /// the current directory upwards). Also read from PATCHVAULT_STORE.
+    #[arg(long, global = true, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Run as if started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a store for a product home (DIR, default: current directory).
+    Init { dir: Option<PathBuf> },
+    /// Record the home as a new commit (the first one is tagged patch0000).
+    Commit {
+        #[arg(short, long)]
+        message: String,
+        /// "Name <email>" (default: PATCHVAULT_AUTHOR, or user@host).
+        #[arg(long)]
+        author: Option<String>,
+        /// Record a commit even if nothing changed.
+        #[arg(long)]
+        allow_empty: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show how the home differs from HEAD.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List commits, newest first.
+    Log {
+        rev: Option<String>,
+        #[arg(long)]
+        oneline: bool,
+        #[arg(long)]
+        json: bool,
+        /// At most N commits.
+        #[arg(short = 'n', value_name = "N")]
+        limit: Option<usize>,
+        /// Start from every ref (branches, tags, autosaves).
+        #[arg(long)]
+        all: bool,
+        /// Only commits that changed these paths.
+        #[arg(last = true)]
+        paths: Vec<OsString>,
+    },
+    /// Show one commit and what it changed.
+    Show {
+        #[arg(default_value = "HEAD")]
+        rev: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two revisions, or a revision (default HEAD) with the home.
+    Diff {
+        from: Option<String>,
+        to: Option<String>,
+        /// Sizes per path and a summary.
+        #[arg(long)]
+        stat: bool,
+        /// Paths only.
+        #[arg(long)]
+        name_only: bool,
+        #[arg(long)]
+        json: bool,
+        #[arg(last = true)]
+        paths: Vec<OsString>,
+    },
+    /// Make the home exactly REV (or restore only the given paths).
+    Checkout {
+        rev: String,
+        /// Save uncommitted changes under refs/autosave/ first, then proceed.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(last = true)]
+        paths: Vec<OsString>,
+    },
+    /// Name a commit, list names, or delete one.
+    Tag(TagArgs),
+}
+
+#[derive(Args)]
+struct TagArgs {
+    name: Option<String>,
+    rev: Option<String>,
+    /// List tags.
+    #[arg(short, long, conflicts_with = "delete")]
+    list: bool,
+    /// Delete the tag NAME.
+    #[arg(short, long)]
+    delete: bool,
+    /// Move an existing tag.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("patchvault: {e}");
+            let code = e.downcast_ref::<Error>().map_or(1, Error::exit_code);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn open(cli_store: &Option<PathBuf>, cwd: &Path) -> Result<Repository, Error> {
+    let env_store = std::env::var_os("PATCHVAULT_STORE").map(PathBuf::from);
+    let store = cli_store.clone().or(env_store);
+    Repository::discover(cwd, store.as_deref())
+}
+
+/// Turns path arguments (relative to the current directory) into paths
+/// relative to the home.
+fn rel_paths(repo: &Repository, cwd: &Path, paths: &[OsString]) -> Vec<Vec<u8>> {
+    paths
+        .iter()
+        .map(|p| {
+            let abs = std::path::absolute(cwd.join(p)).unwrap_or_else(|_| cwd.join(p));
+            match abs.strip_prefix(&repo.home) {
+                Ok(rel) => rel.as_os_str().as_bytes().to_vec(),
+                Err(_) => p.as_bytes().to_vec(),
+            }
+        })
+        .collect()
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let cwd = match &cli.dir {
+        Some(d) => std::path::absolute(d)?,
+        None => std::env::current_dir()?,
+    };
+    let bar = progress::Bar::new(cli.quiet);
+    if let Cmd::Init { dir } = &cli.cmd {
+        let home = dir.as_ref().map_or(cwd.clone(), |d| cwd.join(d));
+        let repo = commands::init::init(&home, cli.store.as_deref())?;
+        println!("Initialized a patchvault store in {}", repo.store.display());
+        println!("  product home: {}", repo.home.display());
+        println!(
+            "  ignore rules: {} (runtime state is not tracked)",
+            repo.store.join("ignore").display()
+        );
+        println!(
+            "Next: `patchvault commit -m \"Baseline\"` records the baseline, tagged patch0000."
+        );
+        return Ok(0);
+    }
+    let repo = open(&cli.store, &cwd)?;
+    match cli.cmd {
+        Cmd::Init { .. } => unreachable!("handled above"),
+        Cmd::Commit {
+            message,
+            author,
+            allow_empty,
+            json,
+        } => {
+            let r = commands::commit::commit(
+                &repo,
+                CommitOptions {
+                    message,
+                    author,
+                    allow_empty,
+                    ..Default::default()
+                },
+                &bar,
+            )?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::commit(&repo, &r);
+            }
+        }
+        Cmd::Status { json } => {
+            let r = commands::status::status(&repo, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::status(&r);
+            }
+        }
+        Cmd::Log {
+            rev,
+            oneline,
+            json,
+            limit,
+            all,
+            paths,
+        } => {
+            let opts = LogOptions {
+                rev,
+                all,
+                limit,
+                paths: rel_paths(&repo, &cwd, &paths),
+            };
+            let r = commands::log::log(&repo, &opts)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::log(&r, oneline);
+            }
+        }
+        Cmd::Show { rev, json } => {
+            let r = commands::show::show(&repo, &rev)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::show(&r);
+            }
+        }
+        Cmd::Diff {
+            from,
+            to,
+            stat,
+            name_only,
+            json,
+            paths,
+        } => {
+            let opts = DiffOptions {
+                from,
+                to,
+                paths: rel_paths(&repo, &cwd, &paths),
+                text: !stat && !name_only,
+            };
+            let r = commands::diff::diff(&repo, &opts, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::diff(&r, stat, name_only);
+            }
+        }
+        Cmd::Checkout {
+            rev,
+            force,
+            author,
+            json,
+            paths,
+        } => {
+            let opts = CheckoutOptions {
+                rev: rev.clone(),
+                paths: rel_paths(&repo, &cwd, &paths),
+                force,
+                author,
+            };
+            let r = commands::checkout::checkout(&repo, opts, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::checkout(&rev, &r);
+            }
+        }
+        Cmd::Tag(t) => return tag(&repo, t),
+    }
+    Ok(0)
+}
+
+fn tag(repo: &Repository, t: TagArgs) -> anyhow::Result<u8> {
+    use commands::tag;
+    match (t.list || t.name.is_none(), t.delete, t.name) {
+        (_, true, Some(name)) => {
+            let id = tag::delete(repo, &name)?;
+            println!("Deleted tag {name} (was {})", id.short());
+        }
+        (_, true, None) => anyhow::bail!("tag -d needs the NAME of the tag to delete"),
+        (_, false, None) | (true, false, _) => {
+            let tags = tag::list(repo)?;
+            if t.json {
+                print_json(&tags)?;
+            } else {
+                for ti in tags {
+                    println!("{:<32} {} {}", ti.name, ti.commit.short(), ti.summary);
+                }
+            }
+        }
+        (false, false, Some(name)) => {
+            let id = tag::create(repo, &name, t.rev.as_deref(), t.force)?;
+            println!("Tagged {} as {name}", id.short());
+        }
+    }
+    Ok(0)
+}

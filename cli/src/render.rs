@@ -1,0 +1,245 @@
+//! Human-readable output of command results.
+
+use patchvault::commands::checkout::CheckoutReport;
+use patchvault::commands::commit::CommitResult;
+use patchvault::commands::diff::DiffReport;
+use patchvault::commands::show::ShowReport;
+use patchvault::commands::status::StatusReport;
+use patchvault::commands::{ChangeView, CommitView};
+use patchvault::diff::Status;
+use patchvault::Repository;
+
+/// Bytes as B, KiB, MiB or GiB.
+pub fn size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn short(id: &patchvault::ObjectId) -> String {
+    id.short()
+}
+
+pub fn commit(repo: &Repository, r: &CommitResult) {
+    let branch = match repo.refs.read_head() {
+        Ok(patchvault::refs::Head::Branch(b)) => b.trim_start_matches("refs/heads/").to_string(),
+        _ => "detached HEAD".to_string(),
+    };
+    println!("[{branch} {}] {} commit", short(&r.id), r.kind);
+    println!(
+        "  {} files, {}; {} read and hashed ({}), {} new objects stored",
+        r.files,
+        size(r.bytes),
+        r.hashed,
+        size(r.hashed_bytes),
+        r.new_objects
+    );
+    for t in &r.tags {
+        println!("  tagged {t}");
+    }
+    for s in &r.skipped {
+        println!("  not recorded: {s}");
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn change_line(c: &ChangeView) -> String {
+    let what = match c.status {
+        Status::Added => "added",
+        Status::Deleted => "deleted",
+        Status::Modified => "modified",
+        Status::TypeChanged => "typechange",
+    };
+    let detail = match (c.status, c.old_kind, c.new_kind) {
+        (Status::TypeChanged, Some(o), Some(n)) => format!(" ({} -> {})", o.name(), n.name()),
+        (_, _, Some(k)) | (_, Some(k), None) if k.name() == "dir" => {
+            " (empty directory)".to_string()
+        }
+        (_, _, Some(k)) | (_, Some(k), None) if k.name() == "symlink" => " (symlink)".to_string(),
+        _ => String::new(),
+    };
+    format!("  {what:<11} {}{detail}", c.path)
+}
+
+pub fn status(r: &StatusReport) {
+    match (&r.branch, &r.head) {
+        (Some(b), Some(h)) => println!("On branch {b}, HEAD {}", short(h)),
+        (Some(b), None) => println!("On branch {b}, no commits yet"),
+        (None, Some(h)) => println!("HEAD detached at {}", short(h)),
+        (None, None) => {}
+    }
+    if r.clean {
+        println!("Clean: the home matches HEAD.");
+    } else {
+        println!("Changes not committed ({}):", r.changes.len());
+        for c in &r.changes {
+            println!("{}", change_line(c));
+        }
+    }
+    for s in &r.skipped {
+        println!("  not tracked: {s}");
+    }
+}
+
+fn refs_suffix(c: &CommitView) -> String {
+    if c.refs.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", c.refs.join(", "))
+    }
+}
+
+pub fn log(commits: &[CommitView], oneline: bool) {
+    for c in commits {
+        let summary = c.message.lines().next().unwrap_or("");
+        if oneline {
+            println!("{}{} {}", short(&c.id), refs_suffix(c), summary);
+        } else {
+            commit_header(c);
+            println!();
+        }
+    }
+}
+
+fn commit_header(c: &CommitView) {
+    println!("commit {}{}", c.id, refs_suffix(c));
+    if c.parents.len() > 1 {
+        let ps: Vec<String> = c.parents.iter().map(short).collect();
+        println!("Merge:  {}", ps.join(" "));
+    }
+    println!("Author: {}", c.author);
+    println!("Date:   {}", c.date);
+    println!("Kind:   {}", c.kind);
+    for (k, v) in &c.meta {
+        if k != "kind" {
+            let v = v.replace('\n', "\n          ");
+            println!("  {k}: {v}");
+        }
+    }
+    println!();
+    for l in c.message.lines() {
+        println!("    {l}");
+    }
+}
+
+pub fn show(r: &ShowReport) {
+    commit_header(&r.commit);
+    println!();
+    println!(
+        "Tree {}: {} files, {}",
+        short(&r.commit.tree),
+        r.files,
+        size(r.bytes)
+    );
+    if r.commit.parents.is_empty() {
+        println!("Root commit: every file above is new.");
+    } else if r.changes.is_empty() {
+        println!("No changes from its parent.");
+    } else {
+        println!("Changes from {}:", short(&r.commit.parents[0]));
+        for c in &r.changes {
+            println!("{}", change_line(c));
+        }
+    }
+}
+
+pub fn diff(r: &DiffReport, stat: bool, name_only: bool) {
+    if name_only {
+        for c in &r.changes {
+            println!("{}", c.path);
+        }
+        return;
+    }
+    if stat {
+        let (mut old, mut new) = (0u64, 0u64);
+        for c in &r.changes {
+            let o = c.old_size.unwrap_or(0);
+            let n = c.new_size.unwrap_or(0);
+            old += o;
+            new += n;
+            println!(
+                " {} {:<60} {:>10} -> {:>10}",
+                c.status.letter(),
+                c.path,
+                size(o),
+                size(n)
+            );
+        }
+        println!(
+            " {} paths changed, {} -> {}",
+            r.changes.len(),
+            size(old),
+            size(new)
+        );
+        return;
+    }
+    println!(
+        "diff {} ({}) .. {}",
+        r.from,
+        short(&r.from_commit),
+        match &r.to_commit {
+            Some(id) => format!("{} ({})", r.to, short(id)),
+            None => "the home".to_string(),
+        }
+    );
+    if r.changes.is_empty() {
+        println!("No differences.");
+    }
+    for c in &r.changes {
+        let ids = match (&c.old_id, &c.new_id) {
+            (Some(o), Some(n)) => format!("{} -> {}", short(o), short(n)),
+            (Some(o), None) => short(o),
+            (None, Some(n)) => short(n),
+            (None, None) => String::new(),
+        };
+        let sizes = match (c.old_size, c.new_size) {
+            (Some(o), Some(n)) => format!("{} -> {}", size(o), size(n)),
+            (Some(o), None) => size(o),
+            (None, Some(n)) => size(n),
+            (None, None) => String::new(),
+        };
+        println!("{}  [{sizes}; {ids}]", change_line(c));
+    }
+    for p in &r.patches {
+        println!();
+        print!("{}", p.unified);
+    }
+}
+
+pub fn checkout(rev: &str, r: &CheckoutReport) {
+    if let Some((name, id)) = &r.autosave {
+        println!(
+            "Saved uncommitted changes as {} ({name}); `patchvault checkout {}` brings them back.",
+            short(id),
+            name.trim_start_matches("refs/")
+        );
+    }
+    println!(
+        "Checked out {rev} ({}): {} files written ({}), {} removed, {} mode changes.",
+        short(&r.target),
+        r.applied.written,
+        size(r.applied.written_bytes),
+        r.applied.removed,
+        r.applied.mode_changed
+    );
+    if let Some(id) = r.recorded {
+        println!(
+            "Recorded as checkout commit {} on the current branch.",
+            short(&id)
+        );
+    }
+    if let Some(b) = &r.switched_to {
+        println!("HEAD now follows branch {b}.");
+    }
+}

@@ -1,0 +1,207 @@
+//! A repository: a product home and the store that versions it. Owns the
+//! store layout (`config`, `ignore`, `HEAD`, `refs/`, `objects/`, `index`,
+//! `tmp/`), finding a store from a working directory, and the ignore rules.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::odb::{Batch, Odb};
+use crate::refs::{Head, Refs, DEFAULT_BRANCH};
+
+/// The store format this build reads and writes (see FORMAT.md).
+pub const FORMAT_VERSION: u32 = 1;
+/// Name of the store directory inside a home when no `--store` is given.
+pub const STORE_DIR: &str = ".patchvault";
+
+/// The ignore rules written by `init`: runtime state a Carbon server
+/// creates while it runs, which must neither be tracked nor touched.
+pub const DEFAULT_IGNORE: &str = "\
+# patchvault ignore rules, gitignore syntax, relative to the product home.
+# Paths matched here are never recorded, never reported by `status` and
+# never touched by `checkout`. Edit freely; the next command uses them.
+
+# Runtime state of a running Carbon server
+/repository/logs/
+/tmp/
+/work/
+/repository/database/
+# OSGi caches the server rebuilds at start
+/repository/components/*/configuration/org.eclipse.*
+# Process ids
+*.pid
+";
+
+#[derive(Serialize, Deserialize)]
+struct Config {
+    format: u32,
+    home: PathBuf,
+    #[serde(default)]
+    core: Core,
+}
+
+#[derive(Serialize, Deserialize, Default, Clone)]
+pub struct Core {
+    /// "batch" (default): one file-system sync per batch of objects before
+    /// refs move. "off": no syncs (throwaway stores only).
+    #[serde(default)]
+    pub fsync: Option<String>,
+}
+
+pub struct Repository {
+    pub home: PathBuf,
+    pub store: PathBuf,
+    pub odb: Odb,
+    pub refs: Refs,
+    pub core: Core,
+}
+
+impl Repository {
+    /// Creates a store for `home` (at `store`, or `home/.patchvault`).
+    pub fn init(home: &Path, store: Option<&Path>) -> Result<Repository> {
+        let home = fs::canonicalize(home).map_err(|e| Error::io(home, e))?;
+        if !home.is_dir() {
+            return Err(Error::Invalid(format!(
+                "{} is not a directory",
+                home.display()
+            )));
+        }
+        let store = match store {
+            Some(s) => absolute(s)?,
+            None => home.join(STORE_DIR),
+        };
+        if store.join("config").exists() {
+            return Err(Error::StoreExists(store));
+        }
+        for d in ["objects", "refs/heads", "refs/tags", "tmp"] {
+            let p = store.join(d);
+            fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        let ignore = store.join("ignore");
+        if !ignore.exists() {
+            fsutil::atomic_write(&ignore, DEFAULT_IGNORE.as_bytes())?;
+        }
+        let refs = Refs::new(&store);
+        refs.set_head(&Head::Branch(DEFAULT_BRANCH.to_string()))?;
+        let config = Config {
+            format: FORMAT_VERSION,
+            home: home.clone(),
+            core: Core::default(),
+        };
+        let text = toml::to_string(&config).map_err(|e| Error::Invalid(format!("config: {e}")))?;
+        // The config is written last: a store without one is not a store.
+        fsutil::atomic_write(&store.join("config"), text.as_bytes())?;
+        Self::open_store(&store)
+    }
+
+    /// Opens the store at `store` and the home its config names.
+    pub fn open_store(store: &Path) -> Result<Repository> {
+        let store = absolute(store)?;
+        let cfg_path = store.join("config");
+        let text = match fs::read_to_string(&cfg_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoStore(store))
+            }
+            Err(e) => return Err(Error::io(&cfg_path, e)),
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| Error::BadStore {
+            path: cfg_path.clone(),
+            reason: format!("unreadable config: {e}"),
+        })?;
+        if config.format != FORMAT_VERSION {
+            return Err(Error::BadStore {
+                path: store.clone(),
+                reason: format!(
+                    "store format {} is not supported by this patchvault (format {FORMAT_VERSION}); use a matching patchvault version",
+                    config.format
+                ),
+            });
+        }
+        Ok(Repository {
+            home: config.home,
+            odb: Odb::new(&store),
+            refs: Refs::new(&store),
+            store,
+            core: config.core,
+        })
+    }
+
+    /// Finds the store: `store` if given, else `.patchvault` in `start` or
+    /// the nearest parent that has one.
+    pub fn discover(start: &Path, store: Option<&Path>) -> Result<Repository> {
+        if let Some(s) = store {
+            return Self::open_store(s);
+        }
+        let start = absolute(start)?;
+        let mut dir = Some(start.as_path());
+        while let Some(d) = dir {
+            if d.join(STORE_DIR).join("config").is_file() {
+                return Self::open_store(&d.join(STORE_DIR));
+            }
+            dir = d.parent();
+        }
+        Err(Error::NoStore(start))
+    }
+
+    pub fn index_path(&self) -> PathBuf {
+        self.store.join("index")
+    }
+
+    /// A new batch for objects, syncing as the config says.
+    pub fn batch(&self) -> Batch {
+        Batch::new(&self.store, self.core.fsync.as_deref() != Some("off"))
+    }
+
+    /// The ignore rules from `<store>/ignore`.
+    pub fn ignore_rules(&self) -> Result<Gitignore> {
+        let path = self.store.join("ignore");
+        let mut b = GitignoreBuilder::new(&self.home);
+        if path.exists() {
+            if let Some(err) = b.add(&path) {
+                return Err(Error::Invalid(format!(
+                    "{}: {err}; fix the rule",
+                    path.display()
+                )));
+            }
+        }
+        b.build()
+            .map_err(|e| Error::Invalid(format!("{}: {e}; fix the rule", path.display())))
+    }
+
+    /// The store directory relative to the home, when it lies inside it
+    /// (it is never tracked).
+    pub fn store_in_home(&self) -> Option<PathBuf> {
+        self.store
+            .strip_prefix(&self.home)
+            .ok()
+            .map(Path::to_path_buf)
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::io(p, e))
+}
+
+/// `Name <user@host>` from `PATCHVAULT_AUTHOR`, or the login and host name.
+pub fn default_author() -> String {
+    if let Ok(a) = std::env::var("PATCHVAULT_AUTHOR") {
+        let a = a.trim();
+        if !a.is_empty() && !a.contains('\n') {
+            return a.to_string();
+        }
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user} <{user}@{host}>")
+}
