@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # patchvault walkthrough: builds the tool, generates a sample WSO2 API
-# Manager home (750 real jars, ~360 MiB) and shows the everyday cycle:
-# baseline commit, a hand-applied patch, status, log, diff, rollback.
+# Manager home (750 real jars, ~360 MiB) with WSO2 patch zips, and shows
+# the operator's cycle: baseline, apply, patches, log, diff, revert, rollback.
 #
 #   scripts/walkthrough.sh [--jars N] [--keep DIR]
 set -euo pipefail
@@ -35,7 +35,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "A sample product home with $jars jars in repository/components/plugins"
 run "$sample" home "$home" --jars "$jars"
-run "$sample" patches "$work/patches" --count 1 --jars "$jars" >/dev/null
+run "$sample" patches "$work/patches" --count 5 --jars "$jars" >/dev/null
 cd "$home"
 
 step "Put the home under patchvault and record the baseline (tagged patch0000)"
@@ -46,27 +46,31 @@ step "A server start writes logs, a pid file and OSGi caches: not tracked, statu
 run "$sample" simulate-start "$home"
 run "$pv" status
 
-step "Patch by hand, as the patch README says: copy the patch jars over plugins/ and edit identity.xml"
-patchdir="$work/unzipped"
-rm -rf "$patchdir"; mkdir -p "$patchdir"
-python3 - "$work/patches"/*.zip "$patchdir" <<'PY'
-import sys, zipfile
-zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
-PY
-cp "$patchdir"/*/patch0001/*.jar repository/components/plugins/
+step "Apply three WSO2 patch zips as Carbon would: jars into plugins/ under their bundle names, patches/ and .metadata kept consistent, one commit each"
+run "$pv" apply --dry-run "$work/patches/WSO2-CARBON-PATCH-4.9.0-0001.zip"
+run "$pv" apply "$work/patches/WSO2-CARBON-PATCH-4.9.0-0001.zip"
+run "$pv" apply -q "$work/patches/WSO2-CARBON-PATCH-4.9.0-0002.zip" >/dev/null
+run "$pv" apply "$work/patches/WSO2-CARBON-PATCH-4.9.0-0005.zip"
+
+step "Which patches does this server have? Verified as Carbon does, and against the recorded state"
+run "$pv" patches
+
+step "A config edit the patch README asked for, committed by hand"
 sed -i 's/<AccessTokenDefaultValidityPeriod>3600/<AccessTokenDefaultValidityPeriod>7200/' repository/conf/identity/identity.xml
 run "$pv" status
-run "$pv" commit -m "Apply WSO2-CARBON-PATCH-4.9.0-0001 by hand"
-run "$pv" tag patch0001
+run "$pv" commit -m "Token validity 2h, as asked by WSO2-CARBON-PATCH-4.9.0-0005"
 
-step "History and what the patch changed"
+step "History and what changed since the baseline"
 run "$pv" log --oneline
-run "$pv" diff patch0000 patch0001
+run "$pv" diff --stat patch0000 HEAD -- repository/components/plugins repository/conf lib bin
 
-step "Roll back to the baseline: only the changed files are written, and the rollback is itself a commit"
+step "Take one patch out: plugins/ gets the earlier jars back, files it placed get their earlier content back"
+run "$pv" revert patch0002
+run "$pv" patches
+
+step "Roll back to the untouched install: only the files that differ are written, and the rollback is itself a commit"
 run "$pv" checkout patch0000
 run "$pv" status
-run "$pv" log --oneline
-run "$pv" diff --stat patch0001 HEAD
+run "$pv" log --oneline -n 3
 
-step "Done. The home is back at patch0000; 'patchvault checkout patch0001' would re-apply the patch."
+step "Done. 'patchvault checkout HEAD~1' would bring every patch and config edit back."

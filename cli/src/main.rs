@@ -1,8 +1,9 @@
 //! The `patchvault` command line: parses arguments, calls the library's
 //! commands and prints their results (text, or JSON with `--json`).
 //! Exit codes: 0 success, 1 error, 2 usage error, 3 refused to protect
-//! data (uncommitted changes, nothing to commit, existing tag), 4 store
-//! damage found (corrupt or missing objects).
+//! data (uncommitted changes, nothing to commit, existing tag, applied
+//! patch, wrong product, running server), 4 store damage found (corrupt or
+//! missing objects), 5 `patches` verification found a difference.
 
 mod progress;
 mod render;
@@ -115,6 +116,39 @@ enum Cmd {
     },
     /// Name a commit, list names, or delete one.
     Tag(TagArgs),
+    /// Apply a WSO2 patch (zip or folder) as Carbon would, and record it.
+    Apply {
+        patch: PathBuf,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply despite a missing README, an applied number or Patch ID,
+        /// or a running server.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take one patch out (by folder, number or Patch ID), and record it.
+    Revert {
+        patch: String,
+        #[arg(long)]
+        dry_run: bool,
+        /// Revert while the server is running.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List applied patches and verify them as the server does, and stronger.
+    Patches {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -187,9 +221,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             "  ignore rules: {} (runtime state is not tracked)",
             repo.store.join("ignore").display()
         );
-        println!(
-            "Next: `patchvault commit -m \"Baseline\"` records the baseline, tagged patch0000."
-        );
+        if commands::adopt::needs_adopt(&repo) {
+            println!("The home was already patched by hand: rebuilding its history from repository/components/patches/");
+            let r = commands::adopt::adopt(&repo, None, &bar)?;
+            render::adopt(&r);
+        } else {
+            println!(
+                "Next: `patchvault commit -m \"Baseline\"` records the baseline, tagged patch0000."
+            );
+        }
         return Ok(0);
     }
     let repo = open(&cli.store, &cwd)?;
@@ -296,6 +336,55 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
         }
         Cmd::Tag(t) => return tag(&repo, t),
+        Cmd::Apply {
+            patch,
+            dry_run,
+            force,
+            author,
+            json,
+        } => {
+            let opts = commands::apply::ApplyOptions {
+                patch: cwd.join(patch),
+                dry_run,
+                force,
+                author,
+            };
+            let r = commands::apply::apply(&repo, opts, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::apply(&r);
+            }
+        }
+        Cmd::Revert {
+            patch,
+            dry_run,
+            force,
+            author,
+            json,
+        } => {
+            let opts = commands::revert::RevertOptions {
+                patch,
+                force,
+                dry_run,
+                author,
+            };
+            let r = commands::revert::revert(&repo, opts, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::revert(&r);
+            }
+        }
+        Cmd::Patches { json } => {
+            let r = commands::patches::patches(&repo, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::patches(&r);
+            }
+            return Ok(if r.verified { 0 } else { 5 });
+        }
     }
     Ok(0)
 }

@@ -243,3 +243,209 @@ pub fn checkout(rev: &str, r: &CheckoutReport) {
         println!("HEAD now follows branch {b}.");
     }
 }
+
+fn changes_block(changes: &[ChangeView], verb: &str) {
+    if changes.is_empty() {
+        println!("No file in the home {verb}.");
+        return;
+    }
+    println!("Files in the home that {verb} ({}):", changes.len());
+    // Carbon's backup of plugins/ is a copy of hundreds of jars: one line.
+    const BACKUP: &str = "repository/components/patches/patch0000/";
+    let backup: Vec<&ChangeView> = changes
+        .iter()
+        .filter(|c| c.path.starts_with(BACKUP))
+        .collect();
+    for c in changes.iter().filter(|c| !c.path.starts_with(BACKUP)) {
+        println!("{}", change_line(c));
+    }
+    if !backup.is_empty() {
+        let bytes: u64 = backup
+            .iter()
+            .map(|c| c.new_size.or(c.old_size).unwrap_or(0))
+            .sum();
+        println!(
+            "  {:<11} {BACKUP} ({} jars, {}: Carbon's backup of plugins/, stored once)",
+            if backup[0].status == Status::Added {
+                "added"
+            } else {
+                "changed"
+            },
+            backup.len(),
+            size(bytes)
+        );
+    }
+}
+
+pub fn apply(r: &patchvault::commands::apply::ApplyReport) {
+    if let Some(b) = r.baseline {
+        println!(
+            "No history yet: recorded the home as the baseline {} (tagged patch0000).",
+            short(&b)
+        );
+    }
+    let id = r.patch_id.as_deref().unwrap_or("(no Patch ID)");
+    println!(
+        "{} {id} ({})",
+        if r.dry_run { "Would apply" } else { "Applied" },
+        r.folder
+    );
+    if let Some(a) = &r.applies_to {
+        println!("  applies to: {a}");
+    }
+    for j in &r.jira {
+        println!("  JIRA: {j}");
+    }
+    for j in &r.jars {
+        let renamed = if j.file != j.plugin_name {
+            format!(" (as {})", j.plugin_name)
+        } else {
+            String::new()
+        };
+        println!("  plugins: {} {}{renamed}", j.action, j.file);
+    }
+    for p in &r.placed {
+        println!("  placed: {p}");
+    }
+    changes_block(
+        &r.changes,
+        if r.dry_run { "would change" } else { "changed" },
+    );
+    if !r.manual_steps.is_empty() {
+        println!("Manual steps from the README that patchvault did not perform:");
+        for s in &r.manual_steps {
+            println!("  - {s}");
+        }
+    }
+    if let Some(c) = r.commit {
+        println!(
+            "Recorded as commit {}, tagged {}.",
+            short(&c),
+            r.tags.join(" and ")
+        );
+    } else if r.dry_run {
+        println!("Dry run: nothing was changed.");
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+pub fn revert(r: &patchvault::commands::revert::RevertReport) {
+    let id = r.patch_id.as_deref().unwrap_or("");
+    println!(
+        "{} {} {id}",
+        if r.dry_run {
+            "Would revert"
+        } else {
+            "Reverted"
+        },
+        r.folder
+    );
+    for p in &r.restored {
+        println!("  plugins: restored {p} to the jar from before the patch");
+    }
+    for p in &r.removed {
+        println!("  plugins: removed {p} (only this patch brought it)");
+    }
+    for p in &r.unplaced {
+        println!("  restored: {p}");
+    }
+    changes_block(
+        &r.changes,
+        if r.dry_run { "would change" } else { "changed" },
+    );
+    if let Some(c) = r.commit {
+        println!(
+            "Recorded as revert commit {}; the patch's tags stay on the commit that applied it.",
+            short(&c)
+        );
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+pub fn patches(r: &patchvault::commands::patches::PatchesReport) {
+    if let Some(sp) = &r.servicepack {
+        println!("Service pack: {sp}");
+    }
+    if r.patches.is_empty() {
+        println!("No patches applied.");
+    }
+    for p in &r.patches {
+        let skipped = if p.skipped {
+            " (skipped: in the service pack)"
+        } else {
+            ""
+        };
+        println!(
+            "{} {}{skipped}",
+            p.folder,
+            p.patch_id.as_deref().unwrap_or("(no Patch ID)")
+        );
+        if let (Some(a), Some(d)) = (&p.author, &p.date) {
+            println!(
+                "    applied {d} by {a}{}",
+                p.commit
+                    .map(|c| format!(" in {}", short(&c)))
+                    .unwrap_or_default()
+            );
+        }
+        for j in &p.jira {
+            println!("    JIRA: {j}");
+        }
+        for (f, n) in &p.jars {
+            if f == n {
+                println!("    jar: {f}");
+            } else {
+                println!("    jar: {f} -> {n}");
+            }
+        }
+    }
+    println!();
+    if r.server_warnings.is_empty() {
+        println!("Carbon's verification: every patched jar is in plugins/ (MD5 match).");
+    } else {
+        println!("Carbon's verification found problems:");
+        for w in &r.server_warnings {
+            println!("  WARN {w}");
+        }
+    }
+    if r.home_changes.is_empty() {
+        println!("patchvault's verification: the home equals HEAD.");
+    } else {
+        println!(
+            "patchvault's verification: the home differs from HEAD in {} path(s):",
+            r.home_changes.len()
+        );
+        for c in &r.home_changes {
+            println!("{}", change_line(c));
+        }
+    }
+}
+
+pub fn adopt(r: &patchvault::commands::adopt::AdoptReport) {
+    println!(
+        "  baseline {} (tagged patch0000): plugins/ as in patches/patch0000",
+        short(&r.baseline)
+    );
+    for (f, c) in &r.patches {
+        println!("  {f}: commit {}", short(c));
+    }
+    match r.manual {
+        Some(m) => {
+            println!(
+                "  The home differs from what Carbon would produce; recorded as manual commit {}:",
+                short(&m)
+            );
+            for d in &r.differences {
+                println!("    {d}");
+            }
+        }
+        None => println!("  The home is exactly what Carbon produces from these patches."),
+    }
+    for n in &r.notes {
+        println!("  note: {n}");
+    }
+}

@@ -317,6 +317,17 @@ impl Sample {
         }
     }
 
+    /// Every seventh patch also brings a bundle the home did not have.
+    pub fn new_bundle(&self, number: u32) -> Option<JarSpec> {
+        number.is_multiple_of(7).then(|| JarSpec {
+            symbolic_name: format!("org.wso2.carbon.hotfix.p{number}"),
+            version: "1.0.0".into(),
+            singleton: true,
+            target_size: 6 * KIB,
+            seed: 7_000 + number as u64,
+        })
+    }
+
     /// The bytes of a patch's version of jar `j`.
     pub fn patched_jar(&self, patch: &PatchSpec, j: usize) -> Result<Vec<u8>> {
         let spec = &self.jars[j];
@@ -353,9 +364,42 @@ impl Sample {
         )?;
         for &j in &p.jars {
             let bytes = self.patched_jar(&p, j)?;
+            let spec = &self.jars[j];
+            // Every fourth patch ships Maven-style file names, which Carbon
+            // renames to SymbolicName_Version.jar from the manifest.
+            let name = if number.is_multiple_of(4) {
+                format!("{}-{}.jar", spec.symbolic_name, spec.version)
+            } else {
+                spec.file_name()
+            };
+            add(format!("{top}/{}/{name}", p.folder()), &bytes)?;
+        }
+        if let Some(spec) = self.new_bundle(number) {
             add(
-                format!("{top}/{}/{}", p.folder(), self.jars[j].file_name()),
-                &bytes,
+                format!("{top}/{}/{}", p.folder(), spec.file_name()),
+                &jar_bytes(&spec, &[])?,
+            )?;
+        }
+        if number.is_multiple_of(5) {
+            // A library jar and a config change the README asks for.
+            let lib = JarSpec {
+                symbolic_name: format!("patch{number}-support"),
+                version: "1.0".into(),
+                singleton: false,
+                target_size: 4 * KIB,
+                seed: number as u64,
+            };
+            add(
+                format!("{top}/lib/{}", lib.file_name()),
+                &jar_bytes(&lib, &[])?,
+            )?;
+            let identity = IDENTITY_XML.replace(
+                "<CleanUpTimeout>40320",
+                &format!("<CleanUpTimeout>{}", 40320 + number),
+            );
+            add(
+                format!("{top}/repository/conf/identity/identity.xml"),
+                identity.as_bytes(),
             )?;
         }
         let data = zw.finish().context("finishing patch zip")?.into_inner();
@@ -380,6 +424,7 @@ impl Sample {
              (i)  Shutdown the server, if you have already started.\n\n\
              (ii) Copy the wso2carbon-version.txt file to <CARBON_SERVER>/bin.\n\n\
              (iii) Copy the {folder} to  <CARBON_SERVER>/repository/components/patches/\n\n\
+             {extra}\
              (iv) Restart the server with :\n\
              \x20      Linux/Unix :  sh wso2server.sh\n\
              \x20      Windows    :  wso2server.bat\n",
@@ -387,6 +432,15 @@ impl Sample {
             jira = p.jira.join(", "),
             names = jars.join(", "),
             folder = p.folder(),
+            extra = if p.number.is_multiple_of(5) {
+                format!(
+                    "(iii-a) Copy lib/patch{n}-support_1.0.jar to <CARBON_SERVER>/lib/ and replace repository/conf/identity/identity.xml.\n\n\
+                     (iii-b) Run the script dbscripts/patch{n}.sql against the identity database.\n\n",
+                    n = p.number
+                )
+            } else {
+                String::new()
+            },
         )
     }
 }

@@ -61,6 +61,9 @@ pub enum Error {
 
     #[error("{0}")]
     Invalid(String),
+
+    #[error("patch {}: {reason}; nothing was changed", patch.display())]
+    BadPatch { patch: PathBuf, reason: String },
 }
 
 fn list_paths(paths: &[String]) -> String {

@@ -7,6 +7,7 @@
 //! [`repo`] tying a home to its store, [`revision`] parsing, and one module
 //! per user verb in [`commands`]. The `patchvault` binary is a front end.
 
+pub mod carbon;
 pub mod checkout;
 pub mod commands;
 pub mod diff;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod fsutil;
 pub mod id;
 pub mod index;
+pub mod jar;
 pub mod object;
 pub mod odb;
 pub mod progress;
@@ -21,6 +23,7 @@ pub mod refs;
 pub mod repo;
 pub mod revision;
 pub mod scan;
+pub mod treeedit;
 
 pub use error::{Error, Result};
 pub use id::ObjectId;

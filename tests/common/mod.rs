@@ -185,3 +185,18 @@ pub fn assert_same(a: &Picture, b: &Picture) {
     }
     assert!(diffs.is_empty(), "trees differ:\n{}", diffs.join("\n"));
 }
+
+pub mod carbon_model;
+
+/// Copies a directory tree (files and folders).
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for e in fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}

@@ -2,11 +2,16 @@
 //! returns a plain result (serializable for `--json`); printing is the
 //! front end's job.
 
+pub mod adopt;
+pub mod apply;
 pub mod checkout;
 pub mod commit;
 pub mod diff;
 pub mod init;
 pub mod log;
+pub mod patches;
+pub mod patchops;
+pub mod revert;
 pub mod show;
 pub mod status;
 pub mod tag;
