@@ -339,6 +339,32 @@ impl Sample {
         jar_bytes(spec, &changes)
     }
 
+    /// The files patch `number` changes in a home when applied by hand:
+    /// `(home-relative path, bytes)` — its jars under their plugin names,
+    /// a new bundle, and for every fifth patch a lib jar and a config file.
+    /// Benchmarks apply these to every tool alike.
+    pub fn patch_files(&self, number: u32) -> Result<Vec<(String, Vec<u8>)>> {
+        let p = self.patch(number);
+        let mut out = Vec::new();
+        for &j in &p.jars {
+            out.push((
+                format!("repository/components/plugins/{}", self.jars[j].file_name()),
+                self.patched_jar(&p, j)?,
+            ));
+        }
+        if let Some(spec) = self.new_bundle(number) {
+            out.push((
+                format!("repository/components/plugins/{}", spec.file_name()),
+                jar_bytes(&spec, &[])?,
+            ));
+        }
+        out.push((
+            "bin/wso2carbon-version.txt".into(),
+            format!("WSO2 Carbon Kernel v{KERNEL_VERSION}-{number:04}\n").into_bytes(),
+        ));
+        Ok(out)
+    }
+
     /// Writes patch `number` as a WSO2 patch zip into `out_dir`; returns its path.
     pub fn write_patch_zip(&self, number: u32, out_dir: &Path) -> Result<PathBuf> {
         let p = self.patch(number);

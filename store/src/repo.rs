@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::odb::{Batch, Odb};
+use crate::odb::{Batch, FsyncMode, Odb};
 use crate::refs::{Head, Refs, DEFAULT_BRANCH};
 
 /// The store format this build reads and writes (see FORMAT.md).
@@ -47,7 +47,8 @@ struct Config {
 #[derive(Serialize, Deserialize, Default, Clone)]
 pub struct Core {
     /// "batch" (default): one file-system sync per batch of objects before
-    /// refs move. "off": no syncs (throwaway stores only).
+    /// refs move. "each": also fsync every object file. "off": no syncs
+    /// (throwaway stores only). `PATCHVAULT_FSYNC` overrides it.
     #[serde(default)]
     pub fsync: Option<String>,
 }
@@ -58,6 +59,7 @@ pub struct Repository {
     pub odb: Odb,
     pub refs: Refs,
     pub core: Core,
+    pub fsync: FsyncMode,
 }
 
 impl Repository {
@@ -122,7 +124,20 @@ impl Repository {
                 ),
             });
         }
+        let setting = std::env::var("PATCHVAULT_FSYNC")
+            .ok()
+            .or(config.core.fsync.clone());
+        let fsync = match setting.as_deref() {
+            None => FsyncMode::Batch,
+            Some(s) => FsyncMode::parse(s).ok_or_else(|| Error::BadStore {
+                path: cfg_path.clone(),
+                reason: format!(
+                    "core.fsync (or PATCHVAULT_FSYNC) is {s:?}; use \"batch\", \"each\" or \"off\""
+                ),
+            })?,
+        };
         Ok(Repository {
+            fsync,
             home: config.home,
             odb: Odb::new(&store),
             refs: Refs::new(&store),
@@ -154,7 +169,7 @@ impl Repository {
 
     /// A new batch for objects, syncing as the config says.
     pub fn batch(&self) -> Batch {
-        Batch::new(&self.store, self.core.fsync.as_deref() != Some("off"))
+        Batch::new(&self.store, self.fsync)
     }
 
     /// The ignore rules from `<store>/ignore`.

@@ -102,12 +102,20 @@ fn walk_error(home: &std::path::Path, e: ignore::Error) -> Error {
     }
 }
 
+/// Where a scan stores what it finds: new objects go into `batch`; a new
+/// version of a path listed in `bases` is stored as a delta against the
+/// blob listed there (its version in the parent commit) when that pays.
+pub struct WriteTo<'a> {
+    pub batch: &'a Batch,
+    pub bases: &'a HashMap<Vec<u8>, ObjectId>,
+}
+
 /// Scans the home. With `write`, blobs the store lacks are staged in that
 /// batch, and so are all trees. The index is updated with every hashed file.
 pub fn scan(
     repo: &Repository,
     index: &mut Index,
-    write: Option<&Batch>,
+    write: Option<&WriteTo>,
     progress: &dyn Progress,
 ) -> Result<Snapshot> {
     let found = walk(repo)?;
@@ -157,8 +165,8 @@ pub fn scan(
                 let target = fs::read_link(&f.abs).map_err(|e| Error::io(&f.abs, e))?;
                 let target = path_bytes(&target).to_vec();
                 let id = ObjectId::for_blob(&target);
-                if let Some(b) = write {
-                    repo.odb.write(b, ObjectKind::Blob, id, &target)?;
+                if let Some(w) = write {
+                    repo.odb.write(w.batch, ObjectKind::Blob, id, &target)?;
                 }
                 let entry = TreeEntry {
                     name,
@@ -184,8 +192,10 @@ pub fn scan(
                 None => {
                     let content = read_content(&f.abs, stat.size)?;
                     let id = hash_blob(&content);
-                    if let Some(b) = write {
-                        repo.odb.write(b, ObjectKind::Blob, id, &content)?;
+                    if let Some(w) = write {
+                        let base = w.bases.get(&f.rel).copied();
+                        repo.odb
+                            .write_with_base(w.batch, ObjectKind::Blob, id, &content, base)?;
                     }
                     progress.advance(content.len() as u64);
                     // Cache only what matches the stat we took before reading.
@@ -252,8 +262,8 @@ pub fn scan(
         let tree = Tree::new(entries)?;
         let enc = tree.encode();
         let id = ObjectId::for_tree(&enc);
-        if let Some(b) = write {
-            repo.odb.write(b, ObjectKind::Tree, id, &enc)?;
+        if let Some(w) = write {
+            repo.odb.write(w.batch, ObjectKind::Tree, id, &enc)?;
         }
         if dir.is_empty() {
             snapshot.root = id;

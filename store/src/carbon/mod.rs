@@ -76,10 +76,17 @@ impl<'a> Staging<'a> {
         }
     }
 
-    /// Stages every tree and blob built here into `batch`.
-    pub fn persist(&self, batch: &Batch) -> Result<()> {
+    /// Stages every tree and blob built here into `batch`; a blob listed
+    /// in `bases` is stored as a delta against that blob when it pays.
+    pub fn persist(&self, batch: &Batch, bases: &HashMap<ObjectId, ObjectId>) -> Result<()> {
         for (id, bytes) in &self.blobs {
-            self.odb.write(batch, ObjectKind::Blob, *id, bytes)?;
+            self.odb.write_with_base(
+                batch,
+                ObjectKind::Blob,
+                *id,
+                bytes,
+                bases.get(id).copied(),
+            )?;
         }
         for tree in self.trees.values() {
             self.odb.write_tree(batch, tree)?;

@@ -52,7 +52,7 @@ fn commit_tree(
     author: Option<String>,
 ) -> Result<ObjectId> {
     let batch = repo.batch();
-    staging.persist(&batch)?;
+    staging.persist(&batch, &HashMap::new())?;
     let c = make_commit(tree, parent.into_iter().collect(), author, meta, message);
     let id = repo.odb.write_commit(&batch, &c)?;
     batch.finish()?;

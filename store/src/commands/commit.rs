@@ -1,20 +1,22 @@
 //! `commit`: record the home as a new commit. The first commit is the
 //! baseline and is tagged `patch0000`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use crate::commands::now;
+use crate::diff::flatten;
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
 use crate::index::Index;
 use crate::object::Commit;
+use crate::object::EntryKind;
 use crate::odb::Batch;
 use crate::progress::Progress;
 use crate::refs::TAGS;
 use crate::repo::{default_author, Repository};
-use crate::scan::{scan, Snapshot};
+use crate::scan::{scan, Snapshot, WriteTo};
 
 /// Tag given to the first commit of a store.
 pub const BASELINE_TAG: &str = "patch0000";
@@ -53,8 +55,30 @@ pub fn snapshot_to_store(
     progress: &dyn Progress,
 ) -> Result<(Snapshot, Batch)> {
     let batch = repo.batch();
-    let snap = scan(repo, index, Some(&batch), progress)?;
+    let bases = head_blobs(repo)?;
+    let snap = scan(
+        repo,
+        index,
+        Some(&WriteTo {
+            batch: &batch,
+            bases: &bases,
+        }),
+        progress,
+    )?;
     Ok((snap, batch))
+}
+
+/// Path → blob id of every file in HEAD's tree (delta bases for new versions).
+pub fn head_blobs(repo: &Repository) -> Result<HashMap<Vec<u8>, ObjectId>> {
+    let Some(head) = repo.refs.head_commit()? else {
+        return Ok(HashMap::new());
+    };
+    let tree = repo.odb.read_commit(&head)?.tree;
+    Ok(flatten(&repo.odb, tree)?
+        .into_iter()
+        .filter(|(_, e)| matches!(e.kind, EntryKind::File | EntryKind::Executable))
+        .map(|(p, e)| (p, e.id))
+        .collect())
 }
 
 /// Builds a commit object for `tree` on top of `parents`.

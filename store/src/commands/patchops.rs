@@ -191,7 +191,7 @@ pub fn record(
         &PathFilter::default(),
     )?;
     let batch = repo.batch();
-    staging.persist(&batch)?;
+    staging.persist(&batch, &delta_bases(&changes))?;
     let c = make_commit(r.target, vec![r.head], r.author, r.meta, &r.message);
     let id = repo.odb.write_commit(&batch, &c)?;
     batch.finish()?;
@@ -200,6 +200,22 @@ pub fn record(
     repo.refs.update_head(id)?;
     let _ = index.save(&repo.index_path());
     Ok(id)
+}
+
+/// New blob → the blob it replaces at the same path (a delta base).
+pub fn delta_bases(changes: &[Change]) -> std::collections::HashMap<ObjectId, ObjectId> {
+    changes
+        .iter()
+        .filter_map(|c| match (c.old, c.new) {
+            (Some(o), Some(n))
+                if o.kind != crate::object::EntryKind::Dir
+                    && n.kind != crate::object::EntryKind::Dir =>
+            {
+                Some((n.id, o.id))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn change_views(
