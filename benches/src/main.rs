@@ -185,6 +185,7 @@ struct ToolRun {
     rollback: f64,
     diff: f64,
     hash_only: Option<f64>,
+    first_commit_nosync: Option<f64>,
     store_after_baseline: u64,
     store_after_patches: u64,
     peak_rss_kib: u64,
@@ -272,6 +273,19 @@ fn measure_tool(ctx: &Ctx, tool: Tool) -> Result<ToolRun> {
             fs::remove_file(home.join(".patchvault/index"))?;
             r.hash_only = Some(t(run(&mut pv(&["status"]))?));
             r.rollback = t(run(&mut pv(&["checkout", "patch0000"]))?);
+            // The same first commit without durability (core.fsync = off),
+            // to compare with cp -a, which does not sync either.
+            let nosync = ctx.work.join("home-nosync");
+            copy_home(&ctx.src, &nosync)?;
+            let mut init = Command::new(&ctx.pv);
+            init.arg("-q").arg("init").current_dir(&nosync);
+            run(&mut init)?;
+            let mut c = Command::new(&ctx.pv);
+            c.args(["-q", "commit", "-m", "baseline"])
+                .current_dir(&nosync)
+                .env("PATCHVAULT_FSYNC", "off");
+            r.first_commit_nosync = Some(t(run(&mut c)?));
+            let _ = fs::remove_dir_all(&nosync);
         }
         Tool::Git => {
             run(&mut git(&["init", "-q"]))?;
@@ -512,6 +526,7 @@ fn run_all(args: &Args, work: &Path, pv: &Path) -> Result<Report> {
     let mut runs: BTreeMap<&str, Vec<ToolRun>> = BTreeMap::new();
     let mut b3 = Vec::new();
     let mut cp = Vec::new();
+    let mut cp_sync = Vec::new();
     for rep in 0..args.reps {
         for &tool in &tools {
             eprintln!("rep {}/{}: {} ...", rep + 1, args.reps, tool.name());
@@ -538,6 +553,16 @@ fn run_all(args: &Args, work: &Path, pv: &Path) -> Result<Report> {
         let _ = fs::remove_dir_all(&dst);
         cp.push(run(Command::new("cp").arg("-a").arg(&src).arg(&dst))?.secs);
         let _ = fs::remove_dir_all(&dst);
+        sync();
+        cp_sync.push(
+            run(&mut sh(&format!(
+                "cp -a '{}' '{}' && sync",
+                src.display(),
+                dst.display()
+            )))?
+            .secs,
+        );
+        let _ = fs::remove_dir_all(&dst);
     }
     let mut floors = BTreeMap::new();
     if !b3.is_empty() {
@@ -546,6 +571,7 @@ fn run_all(args: &Args, work: &Path, pv: &Path) -> Result<Report> {
         notes.push("b3sum floor skipped: b3sum is not installed".into());
     }
     floors.insert("cp -a".to_string(), median(cp));
+    floors.insert("cp -a + sync".to_string(), median(cp_sync));
 
     let mut table: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     for (name, rs) in &runs {
@@ -568,6 +594,12 @@ fn run_all(args: &Args, work: &Path, pv: &Path) -> Result<Report> {
             "peak_rss_mib".into(),
             m(&|r| r.peak_rss_kib as f64 / 1024.0),
         );
+        if rs.iter().all(|r| r.first_commit_nosync.is_some()) {
+            row.insert(
+                "first_commit_nosync_s".into(),
+                m(&|r| r.first_commit_nosync.unwrap_or(f64::NAN)),
+            );
+        }
         if rs.iter().all(|r| r.hash_only.is_some()) {
             row.insert(
                 "hash_only_s".into(),

@@ -149,6 +149,51 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check every object, ref and the history; --repair restores damaged
+    /// files' objects from the home.
+    Fsck {
+        #[arg(long)]
+        repair: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the home is exactly HEAD (or REV): exit 0 if so, 5 if not.
+    Verify {
+        rev: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove objects nothing refers to, older than the grace period.
+    Gc {
+        /// Keep unreachable objects younger than this many seconds.
+        #[arg(long, default_value_t = 3600)]
+        grace: u64,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Finish an operation that was interrupted part-way.
+    Recover {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cmd {
+    /// Commands that change the store or the home (they finish an
+    /// interrupted operation first).
+    fn mutates(&self) -> bool {
+        matches!(
+            self,
+            Cmd::Commit { .. }
+                | Cmd::Checkout { .. }
+                | Cmd::Apply { dry_run: false, .. }
+                | Cmd::Revert { dry_run: false, .. }
+                | Cmd::Gc { dry_run: false, .. }
+                | Cmd::Fsck { repair: true, .. }
+        ) || matches!(self, Cmd::Tag(t) if t.delete || (t.name.is_some() && !t.list))
+    }
 }
 
 #[derive(Args)]
@@ -170,7 +215,9 @@ struct TagArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    patchvault::fault::report();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("patchvault: {e}");
@@ -233,6 +280,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let repo = open(&cli.store, &cwd)?;
+    if commands::recover::pending(&repo) && !matches!(cli.cmd, Cmd::Recover { .. }) {
+        if cli.cmd.mutates() {
+            if let Some(r) = commands::recover::recover(&repo, &bar)? {
+                eprintln!(
+                    "patchvault: finished an interrupted {} first ({} files written, {} removed); HEAD is {}",
+                    r.op,
+                    r.applied.written,
+                    r.applied.removed,
+                    r.head.map(|h| h.short()).unwrap_or_default()
+                );
+            }
+        } else {
+            eprintln!("warning: an interrupted operation is pending; the home may be part-way between two states. Run `patchvault recover`.");
+        }
+    }
     match cli.cmd {
         Cmd::Init { .. } => unreachable!("handled above"),
         Cmd::Commit {
@@ -374,6 +436,60 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 print_json(&r)?;
             } else {
                 render::revert(&r);
+            }
+        }
+        Cmd::Fsck { repair, json } => {
+            let r = commands::fsck::fsck(&repo, repair, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::fsck(&r);
+            }
+            return Ok(if r.clean { 0 } else { 4 });
+        }
+        Cmd::Verify { rev, json } => {
+            let r = commands::verify::verify(&repo, rev.as_deref(), &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::verify(&r);
+            }
+            return Ok(if r.equal { 0 } else { 5 });
+        }
+        Cmd::Gc {
+            grace,
+            dry_run,
+            json,
+        } => {
+            let r = commands::gc::gc(&repo, std::time::Duration::from_secs(grace), dry_run)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{} {} unreachable objects ({}); kept {} younger than the grace period; {} objects reachable.",
+                    if r.dry_run { "Would remove" } else { "Removed" },
+                    r.removed,
+                    render::size(r.freed_bytes),
+                    r.kept_recent,
+                    r.reachable
+                );
+            }
+        }
+        Cmd::Recover { json } => {
+            let r = commands::recover::recover(&repo, &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                match r {
+                    Some(r) => println!(
+                        "Finished the interrupted {}: {} files written, {} removed; HEAD is {}.",
+                        r.op,
+                        r.applied.written,
+                        r.applied.removed,
+                        r.head.map(|h| h.short()).unwrap_or_default()
+                    ),
+                    None => println!("Nothing to recover."),
+                }
             }
         }
         Cmd::Patches { json } => {

@@ -449,3 +449,43 @@ pub fn adopt(r: &patchvault::commands::adopt::AdoptReport) {
         println!("  note: {n}");
     }
 }
+
+pub fn fsck(r: &patchvault::commands::fsck::FsckReport) {
+    println!(
+        "{} objects, {} reachable, {} dangling (unreachable; `gc` removes them).",
+        r.objects,
+        r.reachable,
+        r.dangling.len()
+    );
+    for rep in &r.repaired {
+        println!("repaired: {rep}");
+    }
+    if r.clean {
+        println!("No problems found.");
+        return;
+    }
+    println!("{} problem(s):", r.problems.len());
+    for p in &r.problems {
+        println!("  {}", p.what);
+        for u in &p.used_by {
+            println!("      used by {u}");
+        }
+    }
+    println!("`patchvault fsck --repair` restores damaged file contents from the home where it has them.");
+}
+
+pub fn verify(r: &patchvault::commands::verify::VerifyReport) {
+    if r.equal {
+        println!("The home is exactly {} ({}).", r.rev, short(&r.commit));
+    } else {
+        println!(
+            "The home differs from {} ({}) in {} path(s):",
+            r.rev,
+            short(&r.commit),
+            r.changes.len()
+        );
+        for c in &r.changes {
+            println!("{}", change_line(c));
+        }
+    }
+}

@@ -15,9 +15,11 @@ use rayon::prelude::*;
 
 use crate::diff::{lookup, Change, TreeSource};
 use crate::error::{Error, Result};
+use crate::fault;
 use crate::fsutil::{self, join_rel};
 use crate::id::ObjectId;
 use crate::index::{Index, Stat};
+use crate::journal::Journal;
 use crate::object::EntryKind;
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -61,6 +63,25 @@ fn is_dir_kind(k: Option<EntryKind>) -> bool {
     k == Some(EntryKind::Dir)
 }
 
+/// Files staged for a checkout, verified and synced, not yet in place.
+/// Dropping it removes whatever was not moved into the home.
+pub struct Prepared {
+    staged: Vec<Staged>,
+    stage_dir: PathBuf,
+    own_staging: bool,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        for s in &self.staged {
+            let _ = fs::remove_file(&s.tmp);
+        }
+        if self.own_staging {
+            let _ = fs::remove_dir(&self.stage_dir);
+        }
+    }
+}
+
 /// Makes the home match the target for the given changes (old = home now,
 /// new = target). `target_root` is consulted to keep directories the target
 /// still has. Updates `index` for every file written.
@@ -72,10 +93,14 @@ pub fn apply(
     index: &mut Index,
     progress: &dyn Progress,
 ) -> Result<Applied> {
-    let mut report = Applied::default();
-    let (stage_dir, own_staging) = staging_dir(repo)?;
+    let prepared = prepare(repo, changes, progress)?;
+    place(repo, src, changes, target_root, prepared, index)
+}
 
-    // 1. Stage every file and symlink to write, verified, before any change.
+/// Step 1: stages every file and symlink to write, verified against its
+/// id, and syncs them — before anything in the home changes.
+pub fn prepare(repo: &Repository, changes: &[Change], progress: &dyn Progress) -> Result<Prepared> {
+    let (stage_dir, own_staging) = staging_dir(repo)?;
     let to_stage: Vec<&Change> = changes
         .iter()
         .filter(|c| {
@@ -98,8 +123,9 @@ pub fn apply(
                 Error::Invalid("internal: staged change without a new side".into())
             })?;
             let tmp = stage_dir.join(fsutil::temp_name("checkout"));
-            let r = stage_one(repo, &tmp, new.kind, &new.id);
+            let r = stage_one(repo, &tmp, &c.path, new.kind, &new.id);
             progress.advance(1);
+            fault::point();
             r.map(|()| Staged {
                 rel: c.path.clone(),
                 tmp,
@@ -108,30 +134,38 @@ pub fn apply(
         })
         .collect();
     progress.end();
-    let mut ok = Vec::with_capacity(staged.len());
+    let mut prepared = Prepared {
+        staged: Vec::with_capacity(staged.len()),
+        stage_dir,
+        own_staging,
+    };
     let mut first_err = None;
     for s in staged {
         match s {
-            Ok(s) => ok.push(s),
+            Ok(s) => prepared.staged.push(s),
             Err(e) => {
                 first_err.get_or_insert(e);
             }
         }
     }
-    let cleanup = |list: &[Staged]| {
-        for s in list {
-            let _ = fs::remove_file(&s.tmp);
-        }
-    };
     if let Some(e) = first_err {
-        cleanup(&ok);
         return Err(e);
     }
-    if let Err(e) = fsutil::syncfs(&stage_dir) {
-        cleanup(&ok);
-        return Err(e);
-    }
+    fsutil::syncfs(&prepared.stage_dir)?;
+    Ok(prepared)
+}
 
+/// Steps 2 and 3: removes what the target lacks, moves the staged files
+/// into place (each by one rename) and fixes modes.
+pub fn place(
+    repo: &Repository,
+    src: &dyn TreeSource,
+    changes: &[Change],
+    target_root: ObjectId,
+    prepared: Prepared,
+    index: &mut Index,
+) -> Result<Applied> {
+    let mut report = Applied::default();
     // 2. Remove what the target does not have (deepest first).
     let mut removals: Vec<&Change> = changes
         .iter()
@@ -158,11 +192,9 @@ pub fn apply(
         match r {
             Ok(()) => report.removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                cleanup(&ok);
-                return Err(Error::io(&abs, e));
-            }
+            Err(e) => return Err(Error::io(&abs, e)),
         }
+        fault::point();
         parents.insert(parent_of(&c.path).to_vec());
     }
     // Directories emptied by the removals and absent from the target go too;
@@ -194,7 +226,7 @@ pub fn apply(
         }
     }
     let mut dirs_touched = BTreeSet::new();
-    for s in &ok {
+    for s in &prepared.staged {
         let abs = join_rel(&repo.home, &s.rel);
         if let Some(parent) = abs.parent() {
             if dirs_touched.insert(parent.to_path_buf()) {
@@ -202,13 +234,13 @@ pub fn apply(
             }
         }
         if fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
-            cleanup(&ok);
             return Err(Error::Refused(format!(
                 "{} is a directory holding files patchvault does not track (ignored ones); move them away and run the checkout again",
                 abs.display()
             )));
         }
         fs::rename(&s.tmp, &abs).map_err(|e| Error::io(&abs, e))?;
+        fault::point();
         let md = fs::symlink_metadata(&abs).map_err(|e| Error::io(&abs, e))?;
         report.written += 1;
         report.written_bytes += md.len();
@@ -231,16 +263,29 @@ pub fn apply(
         }
     }
     fsutil::syncfs(&repo.home)?;
-    if own_staging {
-        let _ = fs::remove_dir(&stage_dir);
-    }
     Ok(report)
 }
 
 /// Writes one object to `tmp` with the mode its kind needs.
-fn stage_one(repo: &Repository, tmp: &Path, kind: EntryKind, id: &ObjectId) -> Result<()> {
+fn stage_one(
+    repo: &Repository,
+    tmp: &Path,
+    rel: &[u8],
+    kind: EntryKind,
+    id: &ObjectId,
+) -> Result<()> {
+    if let Some(e) = fault::write_error() {
+        return Err(Error::io(tmp, e));
+    }
     if kind == EntryKind::Symlink {
         let target = repo.odb.read_blob(id)?;
+        if !link_stays_inside(rel, &target) {
+            return Err(Error::Refused(format!(
+                "{} would be a symbolic link to {:?}, outside the home; patchvault does not create links that leave the home (nothing was changed)",
+                fsutil::display_bytes(rel),
+                String::from_utf8_lossy(&target)
+            )));
+        }
         let target = std::ffi::OsStr::from_bytes(&target);
         return std::os::unix::fs::symlink(target, tmp).map_err(|e| Error::io(tmp, e));
     }
@@ -260,4 +305,72 @@ fn stage_one(repo: &Repository, tmp: &Path, kind: EntryKind, id: &ObjectId) -> R
         let _ = fs::remove_file(tmp);
     }
     r
+}
+
+/// Whether a link at `rel` (relative to the home) pointing to `target`
+/// resolves, lexically, to a place inside the home.
+pub fn link_stays_inside(rel: &[u8], target: &[u8]) -> bool {
+    if target.is_empty() || target.starts_with(b"/") || target.contains(&0) {
+        return false;
+    }
+    // Start from the link's directory and walk the target's components.
+    let mut depth: i64 = rel.split(|b| *b == b'/').count() as i64 - 1;
+    for c in target.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    true
+}
+
+/// Moves the home under the operation journal: stage everything (nothing
+/// changed yet, so a failure here leaves no journal), write the journal,
+/// put the files in place, move HEAD as the journal says, remove it.
+pub fn move_home(
+    repo: &Repository,
+    src: &dyn TreeSource,
+    changes: &[Change],
+    journal: &Journal,
+    index: &mut Index,
+    progress: &dyn Progress,
+) -> Result<Applied> {
+    let prepared = prepare(repo, changes, progress)?;
+    journal.write(&repo.store)?;
+    let applied = place(repo, src, changes, journal.target_tree, prepared, index)?;
+    finish(repo, journal)?;
+    Ok(applied)
+}
+
+/// The last step of a journaled move: HEAD, then the journal goes.
+pub fn finish(repo: &Repository, j: &Journal) -> Result<()> {
+    if let Some(b) = &j.branch {
+        repo.refs.set_head(&crate::refs::Head::Branch(b.clone()))?;
+    } else if let Some(new) = j.new_head {
+        repo.refs.update_head_checked(j.old_head, new)?;
+        for t in &j.tags {
+            repo.refs.write(&format!("{}{t}", crate::refs::TAGS), new)?;
+        }
+    }
+    Journal::remove(&repo.store)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_that_leave_the_home_are_detected() {
+        use super::link_stays_inside as ok;
+        assert!(ok(b"repository/components/lib/a.jar", b"../plugins/a.jar"));
+        assert!(ok(b"bin/x", b"../repository/conf"));
+        assert!(!ok(b"bin/x", b"../../etc/passwd"));
+        assert!(!ok(b"x", b"/etc/passwd"));
+        assert!(!ok(b"x", b".."));
+        assert!(ok(b"a/b", b"./c/../d"));
+    }
 }

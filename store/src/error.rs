@@ -62,6 +62,9 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    #[error("the store is locked by {0}; wait for that command to finish (a lock left by a process that died is released by the system)")]
+    Locked(String),
+
     #[error("patch {}: {reason}; nothing was changed", patch.display())]
     BadPatch { patch: PathBuf, reason: String },
 }
@@ -94,7 +97,7 @@ impl Error {
     /// (documented in the README).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Dirty(_) | Error::Refused(_) => 3,
+            Error::Dirty(_) | Error::Refused(_) | Error::Locked(_) => 3,
             Error::Corrupt { .. } | Error::Missing(_) | Error::BadStore { .. } => 4,
             _ => 1,
         }

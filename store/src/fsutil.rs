@@ -37,6 +37,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut f = create_new(&tmp, 0o644)?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        crate::fault::point();
         fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
         fsync_dir(dir)
     })();

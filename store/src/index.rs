@@ -65,6 +65,17 @@ impl Index {
         }
     }
 
+    /// Whether the index file decodes and its checksum holds (None: no index).
+    pub fn check_file(path: &Path) -> Option<bool> {
+        let data = fs::read(path).ok()?;
+        Some(Self::decode(&data).is_some())
+    }
+
+    /// Decodes index bytes (None when damaged); for tests and fuzzing.
+    pub fn decode_bytes(data: &[u8]) -> Option<usize> {
+        Self::decode(data).map(|m| m.len())
+    }
+
     fn decode(data: &[u8]) -> Option<HashMap<Vec<u8>, (Stat, ObjectId)>> {
         if data.len() < 8 + 4 + 32 || &data[..8] != MAGIC {
             return None;

@@ -26,6 +26,43 @@ const DELTA_HEADER_LEN: usize = HEADER_LEN + 33;
 const ENC_RAW: u8 = b'R';
 const ENC_ZSTD: u8 = b'Z';
 const ENC_DELTA: u8 = b'D';
+/// Compressed and delta objects end with the first bytes of the BLAKE3 of
+/// everything before: any change to their stored bytes is detected, even
+/// one the decoder would not notice.
+const TRAILER_LEN: usize = 8;
+
+struct HashingWriter<'a, W: Write> {
+    inner: &'a mut W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for HashingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads through, hashing every byte read.
+struct HashingReader<R: Read> {
+    inner: R,
+    hasher: blake3::Hasher,
+    enabled: bool,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.enabled {
+            self.hasher.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
 
 /// zstd level for compressible objects (trees, commits, config files).
 pub const ZSTD_LEVEL: i32 = 3;
@@ -130,6 +167,9 @@ impl Odb {
         }
         let tmp = self.tmp.join(fsutil::temp_name("obj"));
         let result = (|| {
+            if let Some(e) = crate::fault::write_error() {
+                return Err(Error::io(&tmp, e));
+            }
             let delta = match base {
                 Some(b) if kind == ObjectKind::Blob && b != id => self.try_delta(data, b)?,
                 _ => None,
@@ -144,16 +184,28 @@ impl Odb {
                 header.extend_from_slice(&(data.len() as u64).to_le_bytes());
                 header.extend_from_slice(&base_id.0);
                 header.push(*depth);
+                let mut h = blake3::Hasher::new();
+                h.update(&header);
+                h.update(payload);
                 f.write_all(&header).map_err(io)?;
                 f.write_all(payload).map_err(io)?;
+                f.write_all(&h.finalize().as_bytes()[..TRAILER_LEN])
+                    .map_err(io)?;
             } else if should_compress(kind, data)? {
                 header.push(ENC_ZSTD);
                 header.extend_from_slice(&(data.len() as u64).to_le_bytes());
-                f.write_all(&header).map_err(io)?;
-                // Streamed: no second copy of a large file in memory.
-                let mut enc = zstd::stream::write::Encoder::new(&mut f, ZSTD_LEVEL).map_err(io)?;
+                // Streamed: no second copy of a large file in memory; the
+                // stored bytes are hashed on the way for the trailer.
+                let mut hw = HashingWriter {
+                    inner: &mut f,
+                    hasher: blake3::Hasher::new(),
+                };
+                hw.write_all(&header).map_err(io)?;
+                let mut enc = zstd::stream::write::Encoder::new(&mut hw, ZSTD_LEVEL).map_err(io)?;
                 enc.write_all(data).map_err(io)?;
                 enc.finish().map_err(io)?;
+                let sum = hw.hasher.finalize();
+                f.write_all(&sum.as_bytes()[..TRAILER_LEN]).map_err(io)?;
             } else {
                 header.push(ENC_RAW);
                 header.extend_from_slice(&(data.len() as u64).to_le_bytes());
@@ -173,6 +225,7 @@ impl Odb {
             return Err(e);
         }
         batch.push(id, tmp, dest);
+        crate::fault::point();
         Ok(true)
     }
 
@@ -212,7 +265,7 @@ impl Odb {
         Ok(id)
     }
 
-    fn open(&self, id: &ObjectId) -> Result<(File, StoredInfo)> {
+    fn open(&self, id: &ObjectId) -> Result<(File, StoredInfo, Vec<u8>)> {
         let path = self.path_of(id);
         let mut f = match File::open(&path) {
             Ok(f) => f,
@@ -234,6 +287,7 @@ impl Odb {
         let mut sz = [0u8; 8];
         sz.copy_from_slice(&h[6..14]);
         let size = u64::from_le_bytes(sz);
+        let mut header = h.to_vec();
         let (compressed, delta) = match h[5] {
             ENC_RAW => (false, None),
             ENC_ZSTD => (true, None),
@@ -241,6 +295,7 @@ impl Odb {
                 let mut d = [0u8; 33];
                 f.read_exact(&mut d)
                     .map_err(|_| Error::corrupt(*id, "truncated delta header"))?;
+                header.extend_from_slice(&d);
                 let mut b = [0u8; 32];
                 b.copy_from_slice(&d[..32]);
                 if kind != ObjectKind::Blob
@@ -272,12 +327,13 @@ impl Odb {
                 delta,
                 stored_bytes,
             },
+            header,
         ))
     }
 
     /// Header information without reading the payload.
     pub fn info(&self, id: &ObjectId) -> Result<StoredInfo> {
-        self.open(id).map(|(_, i)| i)
+        self.open(id).map(|(_, i, _)| i)
     }
 
     /// Streams an object's decoded bytes into `out`, checking length and id
@@ -288,7 +344,13 @@ impl Odb {
     }
 
     fn copy_to_depth(&self, id: &ObjectId, out: &mut dyn Write, budget: u8) -> Result<StoredInfo> {
-        let (mut f, info) = self.open(id)?;
+        let (mut f, info, header) = self.open(id)?;
+        let damaged = || {
+            Error::corrupt(
+                *id,
+                "stored bytes do not match their checksum (bit rot or tampering)",
+            )
+        };
         let mut hasher = match info.kind {
             ObjectKind::Blob => blake3::Hasher::new(),
             ObjectKind::Tree => blake3::Hasher::new_derive_key(id::TREE_CONTEXT),
@@ -311,6 +373,13 @@ impl Odb {
                 .map_err(|e| Error::io(self.path_of(id), e))?;
             f.read_to_end(&mut payload)
                 .map_err(|e| Error::io(self.path_of(id), e))?;
+            let trailer = payload.split_off(payload.len().saturating_sub(TRAILER_LEN));
+            let mut sum = blake3::Hasher::new();
+            sum.update(&header);
+            sum.update(&payload);
+            if sum.finalize().as_bytes()[..TRAILER_LEN] != trailer[..] {
+                return Err(damaged());
+            }
             let data = delta_decompress(&payload, &base_bytes, info.size)
                 .map_err(|e| Error::corrupt(*id, format!("cannot decode delta: {e}")))?;
             hasher.update(&data);
@@ -324,12 +393,22 @@ impl Odb {
                 .map_err(|e| Error::io(Path::new("<output>"), e))?;
             return Ok(info);
         }
-        let mut reader: Box<dyn Read> = if info.compressed {
-            let dec = zstd::stream::read::Decoder::new(f)
+        let trailer_len = if info.compressed { TRAILER_LEN } else { 0 };
+        let payload_len = info
+            .stored_bytes
+            .saturating_sub((header.len() + trailer_len) as u64);
+        let mut stored = HashingReader {
+            inner: (&mut f).take(payload_len),
+            hasher: blake3::Hasher::new(),
+            enabled: info.compressed,
+        };
+        stored.hasher.update(&header);
+        let mut reader: Box<dyn Read + '_> = if info.compressed {
+            let dec = zstd::stream::read::Decoder::new(&mut stored)
                 .map_err(|e| Error::corrupt(*id, format!("zstd: {e}")))?;
             Box::new(dec)
         } else {
-            Box::new(f)
+            Box::new(&mut stored)
         };
         let mut buf = vec![0u8; 256 * 1024];
         let mut total = 0u64;
@@ -348,11 +427,26 @@ impl Odb {
             out.write_all(&buf[..n])
                 .map_err(|e| Error::io(Path::new("<output>"), e))?;
         }
+        drop(reader);
         if total != info.size {
             return Err(Error::corrupt(
                 *id,
                 "payload shorter than its header says (truncated?)",
             ));
+        }
+        if info.compressed {
+            std::io::copy(&mut stored, &mut std::io::sink())
+                .map_err(|e| Error::io(self.path_of(id), e))?;
+            let sum = stored.hasher.finalize();
+            let mut trailer = [0u8; TRAILER_LEN];
+            stored
+                .inner
+                .into_inner()
+                .read_exact(&mut trailer)
+                .map_err(|_| damaged())?;
+            if sum.as_bytes()[..TRAILER_LEN] != trailer {
+                return Err(damaged());
+            }
         }
         if hasher.finalize().as_bytes() != &id.0 {
             return Err(Error::corrupt(
@@ -561,6 +655,7 @@ impl Batch {
                 }
             }
             fs::rename(tmp, dest).map_err(|e| Error::io(dest, e))?;
+            crate::fault::point();
         }
         if sync {
             fsutil::syncfs(&self.store)?;

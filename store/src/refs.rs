@@ -113,6 +113,20 @@ impl Refs {
         }
     }
 
+    /// Moves HEAD to `new` only if it still names `expected` (or already
+    /// names `new`): a compare-and-swap under the store lock.
+    pub fn update_head_checked(&self, expected: Option<ObjectId>, new: ObjectId) -> Result<()> {
+        let current = self.head_commit()?;
+        if current != expected && current != Some(new) {
+            return Err(Error::Refused(format!(
+                "HEAD moved from {} to {} while this command ran; HEAD was left as it is",
+                expected.map_or("nothing".into(), |i| i.short()),
+                current.map_or("nothing".into(), |i| i.short())
+            )));
+        }
+        self.update_head(new)
+    }
+
     /// Reads a full ref name such as `refs/tags/patch0000`.
     pub fn read(&self, full: &str) -> Result<Option<ObjectId>> {
         if !full.starts_with("refs/") || validate_ref_name(&full["refs/".len()..]).is_err() {

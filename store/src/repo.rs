@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::lock::{LockState, StoreLock};
 use crate::odb::{Batch, FsyncMode, Odb};
 use crate::refs::{Head, Refs, DEFAULT_BRANCH};
+use std::sync::{Arc, Mutex};
 
 /// The store format this build reads and writes (see FORMAT.md).
 pub const FORMAT_VERSION: u32 = 1;
@@ -60,6 +62,7 @@ pub struct Repository {
     pub refs: Refs,
     pub core: Core,
     pub fsync: FsyncMode,
+    lock_state: Arc<Mutex<LockState>>,
 }
 
 impl Repository {
@@ -136,9 +139,17 @@ impl Repository {
                 ),
             })?,
         };
+        // A store inside a home (`<home>/.patchvault`) versions that home,
+        // wherever it now is: a home copied or moved with its store must
+        // not act on the original. A store elsewhere names its home.
+        let home = match (store.file_name(), store.parent()) {
+            (Some(n), Some(parent)) if n == STORE_DIR => parent.to_path_buf(),
+            _ => config.home,
+        };
         Ok(Repository {
+            lock_state: Arc::default(),
             fsync,
-            home: config.home,
+            home,
             odb: Odb::new(&store),
             refs: Refs::new(&store),
             store,
@@ -161,6 +172,26 @@ impl Repository {
             dir = d.parent();
         }
         Err(Error::NoStore(start))
+    }
+
+    /// Takes the store lock (re-entrant within this repository). On first
+    /// taking it, temp files left by an interrupted writer are removed:
+    /// no other writer can be running.
+    pub fn lock(&self) -> Result<StoreLock> {
+        let (guard, fresh) = crate::lock::acquire(&self.store, &self.lock_state)?;
+        if fresh {
+            for dir in [
+                self.store.join("tmp"),
+                self.home.join(crate::checkout::STAGING_DIR),
+            ] {
+                if let Ok(rd) = fs::read_dir(&dir) {
+                    for e in rd.flatten() {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+        Ok(guard)
     }
 
     pub fn index_path(&self) -> PathBuf {

@@ -76,20 +76,40 @@ impl<'a> Staging<'a> {
         }
     }
 
-    /// Stages every tree and blob built here into `batch`; a blob listed
-    /// in `bases` is stored as a delta against that blob when it pays.
-    pub fn persist(&self, batch: &Batch, bases: &HashMap<ObjectId, ObjectId>) -> Result<()> {
-        for (id, bytes) in &self.blobs {
-            self.odb.write_with_base(
-                batch,
-                ObjectKind::Blob,
-                *id,
-                bytes,
-                bases.get(id).copied(),
-            )?;
-        }
-        for tree in self.trees.values() {
+    /// Stages into `batch` the trees and blobs built here that `root`
+    /// reaches (intermediate trees of an operation are left out); a blob
+    /// listed in `bases` is stored as a delta against that blob when it pays.
+    pub fn persist(
+        &self,
+        batch: &Batch,
+        bases: &HashMap<ObjectId, ObjectId>,
+        root: ObjectId,
+    ) -> Result<()> {
+        let mut stack = vec![root];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(tree) = self.trees.get(&id) else {
+                continue;
+            };
             self.odb.write_tree(batch, tree)?;
+            for e in &tree.entries {
+                if e.kind == EntryKind::Dir {
+                    stack.push(e.id);
+                } else if let Some(bytes) = self.blobs.get(&e.id) {
+                    if seen.insert(e.id) {
+                        self.odb.write_with_base(
+                            batch,
+                            ObjectKind::Blob,
+                            e.id,
+                            bytes,
+                            bases.get(&e.id).copied(),
+                        )?;
+                    }
+                }
+            }
         }
         Ok(())
     }

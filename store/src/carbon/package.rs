@@ -111,6 +111,16 @@ pub fn load(source: &Path) -> Result<Package> {
 
 fn read_zip(source: &Path) -> Result<Vec<PatchFile>> {
     let data = fs::read(source).map_err(|e| Error::io(source, e))?;
+    read_zip_bytes(source, data)
+}
+
+/// Reads a patch zip already in memory (`source` names it in errors).
+pub fn load_zip_bytes(source: &Path, data: Vec<u8>) -> Result<Package> {
+    let files = read_zip_bytes(source, data)?;
+    assemble(source, files)
+}
+
+fn read_zip_bytes(source: &Path, data: Vec<u8>) -> Result<Vec<PatchFile>> {
     let archive_len = data.len() as u64;
     let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| {
         bad(

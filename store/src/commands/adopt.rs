@@ -52,7 +52,7 @@ fn commit_tree(
     author: Option<String>,
 ) -> Result<ObjectId> {
     let batch = repo.batch();
-    staging.persist(&batch, &HashMap::new())?;
+    staging.persist(&batch, &HashMap::new(), tree)?;
     let c = make_commit(tree, parent.into_iter().collect(), author, meta, message);
     let id = repo.odb.write_commit(&batch, &c)?;
     batch.finish()?;
@@ -71,6 +71,7 @@ pub fn adopt(
     author: Option<String>,
     progress: &dyn Progress,
 ) -> Result<AdoptReport> {
+    let _lock = repo.lock()?;
     let mut index = Index::load(&repo.index_path());
     let (snap, batch) = snapshot_to_store(repo, &mut index, progress)?;
     batch.finish()?;

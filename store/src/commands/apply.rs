@@ -15,7 +15,7 @@ use crate::carbon::readme::{self, Readme};
 use crate::carbon::server::{order_warnings, CarbonState, Names};
 use crate::carbon::{product, Staging, BACKUP, PATCHES, PLUGINS, SERVICEPACKS};
 use crate::commands::commit::{commit, CommitOptions};
-use crate::commands::patchops::{applied, change_views, preflight, record, set_tag, Recording};
+use crate::commands::patchops::{applied, change_views, plan_tags, preflight, record, Recording};
 use crate::commands::ChangeView;
 use crate::diff::{lookup, TreeSource};
 use crate::error::{Error, Result};
@@ -152,6 +152,7 @@ pub fn apply(
     opts: ApplyOptions,
     progress: &dyn Progress,
 ) -> Result<ApplyReport> {
+    let _lock = repo.lock()?;
     let pkg = package::load(&opts.patch)?;
     let mut warnings = Vec::new();
     let readme = read_readme(&pkg, opts.force, &mut warnings)?;
@@ -418,6 +419,9 @@ pub fn apply(
         message.push_str("\n\n");
         message.push_str(&readme.description);
     }
+    let mut tag_names = vec![pkg.folder.clone()];
+    tag_names.extend(readme.patch_id.clone());
+    let (tags, notes) = plan_tags(repo, &tag_names)?;
     let id = record(
         repo,
         &staging,
@@ -428,21 +432,13 @@ pub fn apply(
             author: opts.author,
             meta,
             message,
+            tags: tags.clone(),
         },
         progress,
     )?;
     report.commit = Some(id);
-    let mut tag_names = vec![pkg.folder.clone()];
-    tag_names.extend(readme.patch_id.clone());
-    for t in tag_names {
-        match set_tag(repo, &t, id)? {
-            Some(note) if note.contains("not a valid") => report.warnings.push(note),
-            note => {
-                report.warnings.extend(note);
-                report.tags.push(t);
-            }
-        }
-    }
+    report.tags = tags;
+    report.warnings.extend(notes);
     Ok(report)
 }
 

@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::checkout::{apply, Applied};
+use crate::checkout::{move_home, Applied};
 use crate::commands::commit::{make_commit, snapshot_to_store};
 use crate::commands::status::working_changes;
 use crate::commands::{format_time, now};
 use crate::diff::{diff_trees, Layered, PathFilter};
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
+use crate::journal::Journal;
 use crate::progress::{Progress, Silent};
-use crate::refs::{Head, AUTOSAVE, HEADS, TAGS};
+use crate::refs::{AUTOSAVE, HEADS, TAGS};
 use crate::repo::Repository;
 use crate::revision::resolve;
 
@@ -81,6 +82,7 @@ pub fn checkout(
     opts: CheckoutOptions,
     progress: &dyn Progress,
 ) -> Result<CheckoutReport> {
+    let _lock = repo.lock()?;
     let target = resolve(repo, &opts.rev)?;
     let target_commit = repo.odb.read_commit(&target)?;
     let filter = PathFilter::new(opts.paths.clone());
@@ -116,22 +118,17 @@ pub fn checkout(
         odb: &repo.odb,
     };
     let changes = diff_trees(&src, Some(snap.root), Some(target_commit.tree), &filter)?;
-    let applied = apply(
-        repo,
-        &src,
-        &changes,
-        target_commit.tree,
-        &mut index,
-        progress,
-    )?;
 
+    // Where HEAD goes: a branch named by REV, or a `checkout` commit on the
+    // current branch recording the rollback (stored before the home moves).
     let mut recorded = None;
     let mut switched_to = None;
+    let mut branch = None;
     let branch_ref = format!("{HEADS}{}", opts.rev);
     let is_branch = repo.refs.read(&branch_ref)?.is_some()
         && repo.refs.read(&format!("{TAGS}{}", opts.rev))?.is_none();
     if whole && is_branch {
-        repo.refs.set_head(&Head::Branch(branch_ref))?;
+        branch = Some(branch_ref);
         switched_to = Some(opts.rev.clone());
     } else if whole {
         let head_tree = repo.odb.read_commit(&head)?.tree;
@@ -150,10 +147,23 @@ pub fn checkout(
             let batch = repo.batch();
             let id = repo.odb.write_commit(&batch, &c)?;
             batch.finish()?;
-            repo.refs.update_head(id)?;
             recorded = Some(id);
         }
     }
+    let journal = Journal {
+        op: "checkout".into(),
+        old_head: Some(head),
+        new_head: recorded,
+        branch,
+        target_tree: target_commit.tree,
+        paths: if whole {
+            Vec::new()
+        } else {
+            opts.paths.clone()
+        },
+        tags: Vec::new(),
+    };
+    let applied = move_home(repo, &src, &changes, &journal, &mut index, progress)?;
     let _ = index.save(&repo.index_path());
     Ok(CheckoutReport {
         target,

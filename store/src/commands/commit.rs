@@ -112,6 +112,7 @@ pub fn commit(
             "a commit needs a message: pass -m MESSAGE".into(),
         ));
     }
+    let _lock = repo.lock()?;
     let mut index = Index::load(&repo.index_path());
     let (snap, batch) = snapshot_to_store(repo, &mut index, progress)?;
     let parent = repo.refs.head_commit()?;
@@ -144,7 +145,7 @@ pub fn commit(
     );
     let id = repo.odb.write_commit(&batch, &c)?;
     let new_objects = batch.finish()?;
-    repo.refs.update_head(id)?;
+    repo.refs.update_head_checked(parent, id)?;
     let mut tags = Vec::new();
     if parent.is_none() && repo.refs.read(&format!("{TAGS}{BASELINE_TAG}"))?.is_none() {
         repo.refs.write(&format!("{TAGS}{BASELINE_TAG}"), id)?;

@@ -7,14 +7,18 @@ pub mod apply;
 pub mod checkout;
 pub mod commit;
 pub mod diff;
+pub mod fsck;
+pub mod gc;
 pub mod init;
 pub mod log;
 pub mod patches;
 pub mod patchops;
+pub mod recover;
 pub mod revert;
 pub mod show;
 pub mod status;
 pub mod tag;
+pub mod verify;
 
 use std::collections::BTreeMap;
 

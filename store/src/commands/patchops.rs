@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::carbon::server::{CarbonState, Names};
 use crate::carbon::{running_server, Staging};
-use crate::checkout::apply as apply_changes;
+use crate::checkout::move_home;
 use crate::commands::commit::make_commit;
 use crate::commands::status::working_changes;
 use crate::commands::ChangeView;
@@ -16,6 +16,7 @@ use crate::diff::{diff_trees, Change, PathFilter};
 use crate::error::{Error, Result};
 use crate::id::ObjectId;
 use crate::index::Index;
+use crate::journal::Journal;
 use crate::object::Commit;
 use crate::progress::Progress;
 use crate::repo::Repository;
@@ -174,6 +175,8 @@ pub struct Recording {
     pub author: Option<String>,
     pub meta: BTreeMap<String, String>,
     pub message: String,
+    /// Tags set to the new commit (as part of the journaled move).
+    pub tags: Vec<String>,
 }
 
 /// Stores the staged objects and the commit, moves the home from the base
@@ -191,13 +194,26 @@ pub fn record(
         &PathFilter::default(),
     )?;
     let batch = repo.batch();
-    staging.persist(&batch, &delta_bases(&changes))?;
+    staging.persist(&batch, &delta_bases(&changes), r.target)?;
+    let op = r
+        .meta
+        .get("kind")
+        .map_or("apply", |k| if k == "revert" { "revert" } else { "apply" })
+        .to_string();
     let c = make_commit(r.target, vec![r.head], r.author, r.meta, &r.message);
     let id = repo.odb.write_commit(&batch, &c)?;
     batch.finish()?;
     let mut index = Index::load(&repo.index_path());
-    apply_changes(repo, staging, &changes, r.target, &mut index, progress)?;
-    repo.refs.update_head(id)?;
+    let journal = Journal {
+        op,
+        old_head: Some(r.head),
+        new_head: Some(id),
+        branch: None,
+        target_tree: r.target,
+        paths: Vec::new(),
+        tags: r.tags,
+    };
+    move_home(repo, staging, &changes, &journal, &mut index, progress)?;
     let _ = index.save(&repo.index_path());
     Ok(id)
 }
@@ -226,6 +242,24 @@ pub fn change_views(
     let changes: Vec<Change> =
         diff_trees(staging, Some(base), Some(target), &PathFilter::default())?;
     Ok(changes.iter().map(ChangeView::from).collect())
+}
+
+/// Which of `names` can be tags, with notes for those that cannot and
+/// for those that will move from another commit.
+pub fn plan_tags(repo: &Repository, names: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+    let mut ok = Vec::new();
+    let mut notes = Vec::new();
+    for name in names {
+        if crate::refs::validate_ref_name(name).is_err() {
+            notes.push(format!("{name} is not a valid tag name; not tagged"));
+            continue;
+        }
+        if let Some(old) = repo.refs.read(&format!("{}{name}", crate::refs::TAGS))? {
+            notes.push(format!("tag {name} moved from {}", old.short()));
+        }
+        ok.push(name.clone());
+    }
+    Ok((ok, notes))
 }
 
 /// Sets a tag, returning a note when it moved from another commit.

@@ -68,6 +68,7 @@ pub fn revert(
     opts: RevertOptions,
     progress: &dyn Progress,
 ) -> Result<RevertReport> {
+    let _lock = repo.lock()?;
     let (head, warnings) = preflight(repo, opts.force, "revert a patch", progress)?;
     let head = head
         .ok_or_else(|| Error::Refused("nothing is committed yet, so no patch is applied".into()))?;
@@ -187,6 +188,7 @@ pub fn revert(
             author: opts.author,
             meta,
             message,
+            tags: Vec::new(),
         },
         progress,
     )?);

@@ -17,6 +17,7 @@ pub struct TagInfo {
 
 pub fn create(repo: &Repository, name: &str, rev: Option<&str>, force: bool) -> Result<ObjectId> {
     validate_ref_name(name)?;
+    let _lock = repo.lock()?;
     let id = resolve(repo, rev.unwrap_or("HEAD"))?;
     let full = format!("{TAGS}{name}");
     if let Some(old) = repo.refs.read(&full)? {
@@ -47,6 +48,7 @@ pub fn list(repo: &Repository) -> Result<Vec<TagInfo>> {
 }
 
 pub fn delete(repo: &Repository, name: &str) -> Result<ObjectId> {
+    let _lock = repo.lock()?;
     let full = format!("{TAGS}{name}");
     let id = repo.refs.read(&full)?.ok_or_else(|| {
         Error::Invalid(format!(

@@ -1,0 +1,8 @@
+//! Fuzz target: patchvault::fuzzing::index_decode on arbitrary bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    patchvault::fuzzing::index_decode(data);
+});
