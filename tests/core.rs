@@ -489,3 +489,56 @@ fn store_outside_the_home() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["clean"], true);
 }
+
+#[test]
+fn init_with_a_relative_dir_and_dash_c() {
+    let h = Home::new(4);
+    let parent = h.dir.parent().unwrap().to_path_buf();
+    let name = h.dir.file_name().unwrap().to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .args(args)
+            .current_dir(&parent)
+            .env("PATCHVAULT_AUTHOR", "T <t@e>")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["init", &name]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        h.path(".patchvault/config").is_file(),
+        "store created inside the named home"
+    );
+    let o = run(&["-C", &name, "commit", "-m", "Baseline"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["-C", &name, "log", "--oneline"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("tag: patch0000"));
+}
+
+#[test]
+fn a_home_copied_with_its_store_versions_the_copy() {
+    let h = Home::committed(4);
+    let copy = h.tmp.path().join("copy");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&h.dir)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::write(copy.join("repository/conf/carbon.xml"), "<copy/>").unwrap();
+    let o = std::process::Command::new(common::BIN)
+        .args(["status", "--json"])
+        .current_dir(&copy)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        statuses(&v),
+        vec![("modified".into(), "repository/conf/carbon.xml".into())]
+    );
+    assert!(
+        h.json(&["status", "--json"])["clean"].as_bool().unwrap(),
+        "the original is untouched"
+    );
+}

@@ -641,6 +641,23 @@ fn run_all(args: &Args, work: &Path, pv: &Path) -> Result<Report> {
         "×".into(),
     );
     target(
+        "first commit, core.fsync=off / cp -a (neither syncs)",
+        pvrow
+            .get("first_commit_nosync_s")
+            .copied()
+            .zip(floors.get("cp -a").copied())
+            .map(|(a, b)| a / b),
+        2.0,
+        "×".into(),
+    );
+    target(
+        "first commit / (cp -a + sync) (both durable)",
+        pvf.zip(floors.get("cp -a + sync").copied())
+            .map(|(a, b)| a / b),
+        2.0,
+        "×".into(),
+    );
+    target(
         "first commit / git",
         pvf.zip(get("git", "first_commit_s")).map(|(a, b)| a / b),
         0.1,
@@ -798,7 +815,16 @@ fn print_markdown(r: &Report) {
         (
             "first commit",
             "first_commit_s",
-            format!("cp -a {}", fmt_s(r.floors.get("cp -a").copied())),
+            format!(
+                "cp -a {}; cp -a + sync {}",
+                fmt_s(r.floors.get("cp -a").copied()),
+                fmt_s(r.floors.get("cp -a + sync").copied())
+            ),
+        ),
+        (
+            "first commit, core.fsync=off",
+            "first_commit_nosync_s",
+            String::new(),
         ),
         (
             &*format!("{} patch commits", r.patches),

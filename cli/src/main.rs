@@ -32,7 +32,7 @@ struct Cli {
     store: Option<PathBuf>,
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
-    dir: Option<PathBuf>,
+    chdir: Option<PathBuf>,
     /// No progress bars.
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -86,10 +86,20 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Compare two revisions, or a revision (default HEAD) with the home.
+    /// Compare two states: each a revision, another product home (a
+    /// directory), or a manifest file; the right side defaults to the home.
     Diff {
         from: Option<String>,
         to: Option<String>,
+        /// Resolve FROM (default HEAD) in another store.
+        #[arg(long, value_name = "STORE")]
+        from_store: Option<PathBuf>,
+        /// Resolve TO (default HEAD) in another store.
+        #[arg(long, value_name = "STORE")]
+        to_store: Option<PathBuf>,
+        /// Compare changed jars, wars and zips entry by entry.
+        #[arg(long)]
+        deep: bool,
         /// Sizes per path and a summary.
         #[arg(long)]
         stat: bool,
@@ -170,6 +180,31 @@ enum Cmd {
         grace: u64,
         #[arg(long)]
         dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the manifest of a commit (every path, kind, size, id, and the
+    /// applied patches), or check the home against one.
+    Manifest {
+        rev: Option<String>,
+        /// Write to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Verify the home against a manifest file: exit 0 if equal, 5 if not.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["rev", "output"])]
+        check: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which commit and patch brought a file's current content.
+    Which {
+        path: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the history into a git repository (bare; created if missing).
+    ExportGit {
+        dir: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -254,7 +289,7 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    let cwd = match &cli.dir {
+    let cwd = match &cli.chdir {
         Some(d) => std::path::absolute(d)?,
         None => std::env::current_dir()?,
     };
@@ -359,6 +394,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Cmd::Diff {
             from,
             to,
+            from_store,
+            to_store,
+            deep,
             stat,
             name_only,
             json,
@@ -367,8 +405,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let opts = DiffOptions {
                 from,
                 to,
+                from_store: from_store.map(|p| cwd.join(p)),
+                to_store: to_store.map(|p| cwd.join(p)),
                 paths: rel_paths(&repo, &cwd, &paths),
                 text: !stat && !name_only,
+                deep,
             };
             let r = commands::diff::diff(&repo, &opts, &bar)?;
             if json {
@@ -472,6 +513,71 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     render::size(r.freed_bytes),
                     r.kept_recent,
                     r.reachable
+                );
+            }
+        }
+        Cmd::Manifest {
+            rev,
+            output,
+            check,
+            json,
+        } => {
+            if let Some(file) = check {
+                let r = commands::manifest::check(&repo, &cwd.join(file), &bar)?;
+                if json {
+                    print_json(&r)?;
+                } else {
+                    render::manifest_check(&r);
+                }
+                return Ok(if r.equal { 0 } else { 5 });
+            }
+            let m = commands::manifest::manifest(&repo, rev.as_deref())?;
+            let text = if json {
+                serde_json::to_string_pretty(&m)? + "\n"
+            } else {
+                m.encode()
+            };
+            match output {
+                Some(f) => {
+                    let f = cwd.join(f);
+                    std::fs::write(&f, text).map_err(|e| patchvault::Error::io(&f, e))?;
+                    eprintln!(
+                        "Wrote the manifest of {} ({} entries, {} patches) to {}",
+                        m.commit.short(),
+                        m.entries.len(),
+                        m.patches.len(),
+                        f.display()
+                    );
+                }
+                None => print!("{text}"),
+            }
+        }
+        Cmd::Which { path, json } => {
+            let rel = rel_paths(&repo, &cwd, &[path.into_os_string()])
+                .pop()
+                .unwrap_or_default();
+            let r = commands::which::which(
+                &repo,
+                std::path::Path::new(std::ffi::OsStr::from_bytes(&rel)),
+            )?;
+            if json {
+                print_json(&r)?;
+            } else {
+                render::which(&r);
+            }
+        }
+        Cmd::ExportGit { dir, json } => {
+            let r = commands::export_git::export_git(&repo, &cwd.join(dir), &bar)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "Exported {} new commit(s) ({} already there) to {}; {} refs written. `git --git-dir {} log --oneline --all` shows them.",
+                    r.new_commits,
+                    r.known_commits,
+                    r.dir.display(),
+                    r.refs.len(),
+                    r.dir.display()
                 );
             }
         }

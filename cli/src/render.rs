@@ -161,6 +161,30 @@ pub fn diff(r: &DiffReport, stat: bool, name_only: bool) {
         }
         return;
     }
+    let side = |s: &patchvault::commands::diff::SideInfo| match s.commit {
+        Some(c) if s.kind != "home" => format!("{} [{}, {}]", s.label, s.kind, short(&c)),
+        _ => format!("{} [{}]", s.label, s.kind),
+    };
+    println!("diff {} .. {}", side(&r.from), side(&r.to));
+    let p = &r.patches;
+    if !(p.only_left.is_empty() && p.only_right.is_empty() && p.both.is_empty()) {
+        let list = |v: &[patchvault::commands::diff::PatchRef]| -> String {
+            if v.is_empty() {
+                return "none".into();
+            }
+            v.iter()
+                .map(|x| match &x.patch_id {
+                    Some(id) => format!("{} ({id})", x.folder),
+                    None => x.folder.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("Patches only in {}: {}", r.from.label, list(&p.only_left));
+        println!("Patches only in {}: {}", r.to.label, list(&p.only_right));
+        println!("Patches in both: {}", list(&p.both));
+        println!();
+    }
     if stat {
         let (mut old, mut new) = (0u64, 0u64);
         for c in &r.changes {
@@ -184,15 +208,6 @@ pub fn diff(r: &DiffReport, stat: bool, name_only: bool) {
         );
         return;
     }
-    println!(
-        "diff {} ({}) .. {}",
-        r.from,
-        short(&r.from_commit),
-        match &r.to_commit {
-            Some(id) => format!("{} ({})", r.to, short(id)),
-            None => "the home".to_string(),
-        }
-    );
     if r.changes.is_empty() {
         println!("No differences.");
     }
@@ -211,9 +226,74 @@ pub fn diff(r: &DiffReport, stat: bool, name_only: bool) {
         };
         println!("{}  [{sizes}; {ids}]", change_line(c));
     }
-    for p in &r.patches {
+    for j in &r.jars {
+        println!();
+        let d = &j.diff;
+        match (&d.old_version, &d.new_version) {
+            (Some(a), Some(b)) if a != b => println!("{}: Bundle-Version {a} -> {b}", j.path),
+            _ => println!("{}:", j.path),
+        }
+        for e in &d.added {
+            println!("    added    {e}");
+        }
+        for e in &d.removed {
+            println!("    removed  {e}");
+        }
+        for e in &d.changed {
+            println!("    changed  {e}");
+        }
+    }
+    for p in &r.text_patches {
         println!();
         print!("{}", p.unified);
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+}
+
+pub fn manifest_check(r: &patchvault::commands::manifest::CheckReport) {
+    if r.equal {
+        println!(
+            "The home matches the manifest of {} exactly.",
+            short(&r.manifest_commit)
+        );
+    } else {
+        println!(
+            "The home differs from the manifest of {} in {} path(s):",
+            short(&r.manifest_commit),
+            r.changes.len()
+        );
+        for c in &r.changes {
+            println!("{}", change_line(c));
+        }
+    }
+}
+
+pub fn which(r: &patchvault::commands::which::WhichReport) {
+    println!("{}: {}", r.path, r.state);
+    let show = |what: &str, c: &patchvault::commands::which::CommitRef| {
+        let patch = match (&c.patch, &c.patch_id) {
+            (Some(f), Some(id)) => format!(" — patch {f} ({id})"),
+            (Some(f), None) => format!(" — patch {f}"),
+            _ => String::new(),
+        };
+        println!(
+            "  {what}: {} {} commit \"{}\"{patch}, {} by {}",
+            short(&c.id),
+            c.kind,
+            c.summary,
+            c.date,
+            c.author
+        );
+    };
+    if let Some(c) = &r.last_set_by {
+        show("content set by", c);
+    }
+    if let Some(c) = &r.first_recorded_by {
+        if r.last_set_by.as_ref().map(|l| l.id) != Some(c.id) {
+            show("first recorded by", c);
+        }
     }
 }
 

@@ -111,3 +111,82 @@ mod tests {
         assert!(plugin_file_name("a.jar", b"not a zip").is_err());
     }
 }
+
+/// One entry of a jar's central directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JarEntry {
+    pub name: String,
+    pub crc32: u32,
+    pub size: u64,
+}
+
+/// The entries of a zip/jar/war, from its central directory only (nothing
+/// is decompressed).
+pub fn entries(bytes: &[u8]) -> Result<Vec<JarEntry>, String> {
+    let mut z = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| format!("not a valid zip archive ({e})"))?;
+    let mut out = Vec::with_capacity(z.len());
+    for i in 0..z.len() {
+        let f = z.by_index_raw(i).map_err(|e| format!("entry {i}: {e}"))?;
+        if f.is_dir() {
+            continue;
+        }
+        out.push(JarEntry {
+            name: f.name().map_err(|e| format!("entry {i}: {e}"))?.to_string(),
+            crc32: f.crc32(),
+            size: f.size(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// What changed inside an archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveDiff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    pub old_version: Option<String>,
+    pub new_version: Option<String>,
+}
+
+/// Compares two archives by their central directories (CRC and size) and
+/// their `Bundle-Version`.
+pub fn diff_archives(old: &[u8], new: &[u8]) -> Result<ArchiveDiff, String> {
+    let a = entries(old)?;
+    let b = entries(new)?;
+    let mut d = ArchiveDiff::default();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.name == y.name => {
+                if x.crc32 != y.crc32 || x.size != y.size {
+                    d.changed.push(x.name.clone());
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x.name < y.name => {
+                d.removed.push(x.name.clone());
+                i += 1;
+            }
+            (Some(_), Some(y)) => {
+                d.added.push(y.name.clone());
+                j += 1;
+            }
+            (Some(x), None) => {
+                d.removed.push(x.name.clone());
+                i += 1;
+            }
+            (None, Some(y)) => {
+                d.added.push(y.name.clone());
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    d.old_version = bundle_info(old).ok().and_then(|b| b.version);
+    d.new_version = bundle_info(new).ok().and_then(|b| b.version);
+    Ok(d)
+}

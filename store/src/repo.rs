@@ -194,6 +194,21 @@ impl Repository {
         Ok(guard)
     }
 
+    /// A view of another directory with this store's ignore rules, for
+    /// scanning a home that has no store of its own (nothing is written).
+    pub fn for_other_home(&self, dir: &Path) -> Result<Repository> {
+        let home = fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(Repository {
+            home,
+            store: self.store.clone(),
+            odb: Odb::new(&self.store),
+            refs: Refs::new(&self.store),
+            core: self.core.clone(),
+            fsync: self.fsync,
+            lock_state: Arc::default(),
+        })
+    }
+
     pub fn index_path(&self) -> PathBuf {
         self.store.join("index")
     }

@@ -7,10 +7,12 @@ pub mod apply;
 pub mod checkout;
 pub mod commit;
 pub mod diff;
+pub mod export_git;
 pub mod fsck;
 pub mod gc;
 pub mod init;
 pub mod log;
+pub mod manifest;
 pub mod patches;
 pub mod patchops;
 pub mod recover;
@@ -19,6 +21,7 @@ pub mod show;
 pub mod status;
 pub mod tag;
 pub mod verify;
+pub mod which;
 
 use std::collections::BTreeMap;
 
