@@ -253,70 +253,50 @@ impl Manifest {
     }
 }
 
-/// Rebuilds the trees a list of entries describes.
+/// Rebuilds the trees a list of entries describes, and checks the entries
+/// are exactly that tree's listing (directories' ids and sizes included).
 fn build_trees(
     entries: &[ManifestEntry],
 ) -> std::result::Result<(HashMap<ObjectId, Tree>, ObjectId), String> {
-    let mut children: HashMap<Vec<u8>, Vec<TreeEntry>> = HashMap::new();
-    let mut dirs: Vec<Vec<u8>> = vec![Vec::new()];
-    let mut dir_ids: HashMap<Vec<u8>, (ObjectId, u64)> = HashMap::new();
-    let mut paths = Vec::with_capacity(entries.len());
+    let mut dirs = Vec::new();
+    let mut leaves = Vec::new();
     for e in entries {
         let p = unescape(&e.path).ok_or_else(|| format!("bad escape in path {}", e.path))?;
         if e.kind == EntryKind::Dir {
-            dirs.push(p.clone());
-            dir_ids.insert(p.clone(), (e.id, e.size));
-        }
-        paths.push((p, e));
-    }
-    for (p, e) in &paths {
-        if e.kind == EntryKind::Dir {
-            continue;
-        }
-        let name = p.rsplit(|b| *b == b'/').next().unwrap_or(p).to_vec();
-        children
-            .entry(crate::scan::parent_of(p).to_vec())
-            .or_default()
-            .push(TreeEntry {
-                name,
-                kind: e.kind,
-                size: e.size,
-                id: e.id,
-            });
-    }
-    dirs.sort_by_key(|d| {
-        std::cmp::Reverse(d.iter().filter(|b| **b == b'/').count() + usize::from(!d.is_empty()))
-    });
-    let mut trees = HashMap::new();
-    let mut root = None;
-    for d in dirs {
-        let tree = Tree::new(children.remove(&d).unwrap_or_default()).map_err(|e| e.to_string())?;
-        let id = tree.id();
-        if d.is_empty() {
-            root = Some(id);
+            dirs.push(p);
         } else {
-            if let Some((want, _)) = dir_ids.get(&d) {
-                if *want != id {
-                    return Err(format!(
-                        "directory {} does not match its entries",
-                        String::from_utf8_lossy(&d)
-                    ));
-                }
-            }
-            let name = d.rsplit(|b| *b == b'/').next().unwrap_or(&d).to_vec();
-            children
-                .entry(crate::scan::parent_of(&d).to_vec())
-                .or_default()
-                .push(TreeEntry {
+            let name = p.rsplit(|b| *b == b'/').next().unwrap_or(&p).to_vec();
+            leaves.push((
+                p.clone(),
+                TreeEntry {
                     name,
-                    kind: EntryKind::Dir,
-                    size: tree.total_size(),
-                    id,
-                });
+                    kind: e.kind,
+                    size: e.size,
+                    id: e.id,
+                },
+            ));
         }
-        trees.insert(id, tree);
     }
-    Ok((trees, root.ok_or("no root")?))
+    let (root, trees) =
+        crate::scan::build_trees(dirs, leaves, |_| true).map_err(|e| e.to_string())?;
+    let mem = trees;
+    let listed = flatten(&MemTrees(&mem), root).map_err(|e| e.to_string())?;
+    let same = listed.len() == entries.len()
+        && listed.iter().zip(entries).all(|((p, t), e)| {
+            escape(p) == e.path && t.kind == e.kind && t.size == e.size && t.id == e.id
+        });
+    if !same {
+        return Err("its entries do not form one consistent tree (a directory line disagrees with the files below it)".into());
+    }
+    Ok((mem, root))
+}
+
+struct MemTrees<'a>(&'a HashMap<ObjectId, Tree>);
+
+impl TreeSource for MemTrees<'_> {
+    fn tree(&self, id: &ObjectId) -> Result<Tree> {
+        self.0.get(id).cloned().ok_or(Error::Missing(*id))
+    }
 }
 
 /// Reads a manifest file, naming it in errors.

@@ -232,10 +232,9 @@ pub fn scan(
         skipped,
     };
 
-    let mut children: HashMap<Vec<u8>, Vec<TreeEntry>> =
-        dirs.iter().map(|d| (d.clone(), Vec::new())).collect();
     // The new cache holds exactly the files seen now.
     index.clear();
+    let mut entries = Vec::with_capacity(hashed.len());
     for Leaf {
         rel, entry, cache, ..
     } in hashed
@@ -243,30 +242,58 @@ pub fn scan(
         if let Some(stat) = cache {
             index.insert(rel.clone(), stat, entry.id);
         }
+        entries.push((rel, entry));
+    }
+    // A directory is recorded when it has tracked entries or is truly
+    // empty; one holding only ignored things (caches, logs) is not.
+    let (root, trees) = build_trees(dirs, entries, |dir| {
+        is_empty_dir(&join_rel(&repo.home, dir))
+    })?;
+    if let Some(w) = write {
+        for tree in trees.values() {
+            repo.odb.write_tree(w.batch, tree)?;
+        }
+    }
+    snapshot.root = root;
+    snapshot.trees = trees;
+    Ok(snapshot)
+}
+
+/// Builds every tree for `dirs` (relative paths, "" the root) and the leaf
+/// `entries` below them (path, entry named by its last component), deepest
+/// first. A directory with nothing in it is kept only if `keep_empty` says
+/// so. Returns the root tree id and all trees.
+pub fn build_trees(
+    mut dirs: Vec<Vec<u8>>,
+    entries: Vec<(Vec<u8>, TreeEntry)>,
+    keep_empty: impl Fn(&[u8]) -> bool,
+) -> Result<(ObjectId, HashMap<ObjectId, Tree>)> {
+    let mut children: HashMap<Vec<u8>, Vec<TreeEntry>> = HashMap::new();
+    for (rel, entry) in entries {
         children
             .entry(parent_of(&rel).to_vec())
             .or_default()
             .push(entry);
     }
+    if !dirs.iter().any(|d| d.is_empty()) {
+        dirs.push(Vec::new());
+    }
     // Deepest directories first, so each subtree is built before its parent.
     dirs.sort_by_key(|d| {
         std::cmp::Reverse(d.iter().filter(|b| **b == b'/').count() + usize::from(!d.is_empty()))
     });
+    dirs.dedup();
+    let mut trees = HashMap::new();
+    let mut root = Tree::default().id();
     for dir in dirs {
-        let entries = children.remove(&dir).unwrap_or_default();
-        // A directory is recorded when it has tracked entries or is truly
-        // empty; one holding only ignored things (caches, logs) is not.
-        if entries.is_empty() && !dir.is_empty() && !is_empty_dir(&join_rel(&repo.home, &dir)) {
+        let list = children.remove(&dir).unwrap_or_default();
+        if list.is_empty() && !dir.is_empty() && !keep_empty(&dir) {
             continue;
         }
-        let tree = Tree::new(entries)?;
-        let enc = tree.encode();
-        let id = ObjectId::for_tree(&enc);
-        if let Some(w) = write {
-            repo.odb.write(w.batch, ObjectKind::Tree, id, &enc)?;
-        }
+        let tree = Tree::new(list)?;
+        let id = tree.id();
         if dir.is_empty() {
-            snapshot.root = id;
+            root = id;
         } else {
             let name = dir.rsplit(|b| *b == b'/').next().unwrap_or(&dir).to_vec();
             children
@@ -279,9 +306,9 @@ pub fn scan(
                     id,
                 });
         }
-        snapshot.trees.insert(id, tree);
+        trees.insert(id, tree);
     }
-    Ok(snapshot)
+    Ok((root, trees))
 }
 
 /// The directory part of a relative path ("" at the top).
