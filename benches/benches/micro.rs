@@ -74,5 +74,90 @@ fn delta(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hashing, encoding, delta);
+/// Plain read versus memory map for the file sizes of a product home: the
+/// crossing point sets `patchvault::id::MMAP_THRESHOLD`.
+fn read_vs_mmap(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = c.benchmark_group("read_then_hash");
+    for kib in [16u64, 64, 256, 1024, 4096] {
+        let path = dir.path().join(format!("f{kib}"));
+        let data: Vec<u8> = (0..kib * 1024)
+            .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8)
+            .collect();
+        std::fs::write(&path, &data).expect("write");
+        g.throughput(Throughput::Bytes(kib * 1024));
+        g.bench_function(format!("read {kib} KiB"), |b| {
+            b.iter(|| {
+                let bytes = std::fs::read(&path).expect("read");
+                ObjectId::for_blob(&bytes)
+            })
+        });
+        g.bench_function(format!("mmap {kib} KiB"), |b| {
+            b.iter(|| {
+                let f = std::fs::File::open(&path).expect("open");
+                // SAFETY: read-only map of a file nobody changes during the benchmark.
+                let m = unsafe { memmap2::Mmap::map(&f) }.expect("map");
+                ObjectId::for_blob(&m)
+            })
+        });
+    }
+    g.finish();
+}
+
+/// zstd levels on what a home holds: a jar (already deflated) and a
+/// patched jar as a delta against its previous version. Prints sizes.
+fn levels(c: &mut Criterion) {
+    let s = Sample::new(Options {
+        jars: 60,
+        seed: 42,
+        small: false,
+    });
+    let (j, spec) = s
+        .jars
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, j)| j.target_size)
+        .expect("jars");
+    let base = jar_bytes(spec, &[]).expect("jar");
+    let new = s
+        .patched_jar(&s.patch(1), j)
+        .unwrap_or_else(|_| jar_bytes(spec, &[(0, 1)]).expect("jar"));
+    let mut g = c.benchmark_group("zstd_level");
+    g.sample_size(10);
+    for level in [1, 3, 9] {
+        let whole = zstd::bulk::compress(&base, level).expect("zstd");
+        eprintln!(
+            "jar of {} bytes at zstd level {level}: {:.1}% of its size",
+            base.len(),
+            100.0 * whole.len() as f64 / base.len() as f64
+        );
+        g.bench_function(format!("jar level {level}"), |b| {
+            b.iter(|| zstd::bulk::compress(&base, level))
+        });
+        let d = delta_at(&new, &base, level);
+        eprintln!(
+            "delta of a patched {} byte jar at level {level}: {} bytes",
+            new.len(),
+            d.len()
+        );
+        g.bench_function(format!("delta level {level}"), |b| {
+            b.iter(|| delta_at(&new, &base, level))
+        });
+    }
+    g.finish();
+}
+
+fn delta_at(data: &[u8], base: &[u8], level: i32) -> Vec<u8> {
+    use zstd::zstd_safe::{CCtx, CParameter};
+    let mut cctx = CCtx::create();
+    let _ = cctx.set_parameter(CParameter::CompressionLevel(level));
+    let _ = cctx.set_parameter(CParameter::WindowLog(26));
+    let _ = cctx.set_parameter(CParameter::EnableLongDistanceMatching(true));
+    let _ = cctx.ref_prefix(base);
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+    let _ = cctx.compress2(&mut out, data);
+    out
+}
+
+criterion_group!(benches, hashing, encoding, delta, read_vs_mmap, levels);
 criterion_main!(benches);

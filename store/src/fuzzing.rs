@@ -51,7 +51,10 @@ pub fn readme_parse(data: &[u8]) {
 pub fn patch_intake(data: &[u8]) {
     if let Ok(p) = package::load_zip_bytes(Path::new("fuzz.zip"), data.to_vec()) {
         for (rel, _) in p.folder_files() {
-            assert!(!rel.split('/').any(|c| c == ".." || c.is_empty()), "intake let a '..' path through");
+            assert!(
+                !rel.split('/').any(|c| c == ".." || c.is_empty()),
+                "intake let a '..' path through"
+            );
         }
         for f in p.other_files() {
             assert!(!f.path.starts_with('/') && !f.path.split('/').any(|c| c == ".."));

@@ -78,7 +78,7 @@ const DELTA_MAX: u64 = 1 << 30;
 /// A delta is kept only if it is smaller than this share of the blob.
 const DELTA_WORTH: f64 = 0.5;
 /// Bytes of a blob compressed as a trial before deciding raw or zstd.
-const SAMPLE: usize = 64 * 1024;
+const SAMPLE: usize = 16 * 1024;
 /// A blob is stored raw unless its sample compresses below this ratio.
 const WORTH_IT: f64 = 0.92;
 /// Trees and commits larger than this are treated as corrupt.
@@ -533,6 +533,10 @@ impl Odb {
 /// a trial of their first 64 KiB does (jars, already deflated, do not).
 fn should_compress(kind: ObjectKind, data: &[u8]) -> Result<bool> {
     if data.len() < 64 {
+        return Ok(false);
+    }
+    // Jars, wars and zips are deflated already: no trial needed.
+    if kind == ObjectKind::Blob && data.starts_with(b"PK\x03\x04") {
         return Ok(false);
     }
     let trial = if kind == ObjectKind::Blob && data.len() > SAMPLE {
