@@ -250,6 +250,65 @@ impl Odb {
             .then_some((base, depth, payload)))
     }
 
+    /// Stores a blob read from the file at `src` (whose bytes, `data`, were
+    /// just hashed to `id`). A blob stored raw is copied file to file by the
+    /// kernel (`copy_file_range`) instead of through this process; the copy
+    /// is checked to have the expected length, and every read re-checks
+    /// the content against the id.
+    pub fn write_file_blob(
+        &self,
+        batch: &Batch,
+        id: ObjectId,
+        data: &[u8],
+        src: &Path,
+        base: Option<ObjectId>,
+    ) -> Result<bool> {
+        let dest = self.path_of(&id);
+        if fs::symlink_metadata(&dest).is_ok() || batch.has(&id) {
+            return Ok(false);
+        }
+        let raw = base.is_none_or(|b| b == id || data.len() < DELTA_MIN)
+            && !should_compress(ObjectKind::Blob, data)?;
+        if !raw {
+            return self.write_with_base(batch, ObjectKind::Blob, id, data, base);
+        }
+        let tmp = self.tmp.join(fsutil::temp_name("obj"));
+        let result = (|| {
+            if let Some(e) = crate::fault::write_error() {
+                return Err(Error::io(&tmp, e));
+            }
+            let mut out = fsutil::create_new(&tmp, 0o444)?;
+            let mut header = Vec::with_capacity(HEADER_LEN);
+            header.extend_from_slice(MAGIC);
+            header.push(ObjectKind::Blob.code());
+            header.push(ENC_RAW);
+            header.extend_from_slice(&(data.len() as u64).to_le_bytes());
+            out.write_all(&header).map_err(|e| Error::io(&tmp, e))?;
+            let input = File::open(src).map_err(|e| Error::io(src, e))?;
+            let copied =
+                copy_range(&input, &out, data.len() as u64).map_err(|e| Error::io(&tmp, e))?;
+            if copied != data.len() as u64 {
+                // The file changed size while it was stored: write what was hashed.
+                out.set_len(HEADER_LEN as u64)
+                    .map_err(|e| Error::io(&tmp, e))?;
+                out.seek(SeekFrom::Start(HEADER_LEN as u64))
+                    .map_err(|e| Error::io(&tmp, e))?;
+                out.write_all(data).map_err(|e| Error::io(&tmp, e))?;
+            }
+            if batch.mode == FsyncMode::Each {
+                out.sync_data().map_err(|e| Error::io(&tmp, e))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        batch.push(id, tmp, dest);
+        crate::fault::point();
+        Ok(true)
+    }
+
     pub fn write_tree(&self, batch: &Batch, tree: &Tree) -> Result<ObjectId> {
         let enc = tree.encode();
         let id = ObjectId::for_tree(&enc);
@@ -547,6 +606,52 @@ fn should_compress(kind: ObjectKind, data: &[u8]) -> Result<bool> {
     let c =
         zstd::bulk::compress(trial, ZSTD_LEVEL).map_err(|e| Error::io(Path::new("<zstd>"), e))?;
     Ok((c.len() as f64) < WORTH_IT * trial.len() as f64)
+}
+
+/// Copies up to `len` bytes from the start of `input` to the end of
+/// `output` inside the kernel; falls back to a plain copy where the file
+/// systems do not support it. Returns the bytes copied.
+fn copy_range(input: &File, output: &File, len: u64) -> std::io::Result<u64> {
+    use std::os::unix::io::AsRawFd;
+    let mut done = 0u64;
+    let mut off_in: libc::loff_t = 0;
+    while done < len {
+        let want = (len - done).min(1 << 30) as usize;
+        // SAFETY: both descriptors are open; off_in points to a live loff_t;
+        // a null output offset means the output file position is used.
+        let n = unsafe {
+            libc::copy_file_range(
+                input.as_raw_fd(),
+                &mut off_in,
+                output.as_raw_fd(),
+                std::ptr::null_mut(),
+                want,
+                0,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EXDEV)
+                | Some(libc::ENOSYS)
+                | Some(libc::EOPNOTSUPP)
+                | Some(libc::EINVAL)
+                    if done == 0 =>
+                {
+                    let mut r = input.take(len);
+                    let mut w = output;
+                    return std::io::copy(&mut r, &mut w);
+                }
+                Some(libc::EINTR) => continue,
+                _ => return Err(e),
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        done += n as u64;
+    }
+    Ok(done)
 }
 
 fn window_log(total: usize) -> u32 {

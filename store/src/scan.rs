@@ -195,7 +195,7 @@ pub fn scan(
                     if let Some(w) = write {
                         let base = w.bases.get(&f.rel).copied();
                         repo.odb
-                            .write_with_base(w.batch, ObjectKind::Blob, id, &content, base)?;
+                            .write_file_blob(w.batch, id, &content, &f.abs, base)?;
                     }
                     progress.advance(content.len() as u64);
                     // Cache only what matches the stat we took before reading.
