@@ -66,8 +66,10 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// zstd level for compressible objects (trees, commits, config files).
 pub const ZSTD_LEVEL: i32 = 3;
-/// zstd level for deltas (measured on patched jars: level 1 finds the long
-/// matches against the previous version as well as higher levels, faster).
+/// zstd level for deltas. Measured on a patched 14 MB jar (`cargo bench -p
+/// patchvault-bench --bench micro -- zstd_level`): level 1 gives 87 KB in
+/// 13 ms, level 3 107 KB in 32 ms, level 9 87 KB in 245 ms. A jar itself
+/// stays at 99.8% of its size at any level, so jars are stored raw.
 pub const DELTA_LEVEL: i32 = 1;
 /// Longest chain of deltas (a delta's base may itself be a delta).
 pub const MAX_DELTA_DEPTH: u8 = 8;
