@@ -167,11 +167,8 @@ impl Odb {
         if fs::symlink_metadata(&dest).is_ok() || batch.has(&id) {
             return Ok(false);
         }
-        let tmp = self.tmp.join(fsutil::temp_name("obj"));
-        let result = (|| {
-            if let Some(e) = crate::fault::write_error() {
-                return Err(Error::io(&tmp, e));
-            }
+        self.stage(batch, id, |tmp_path| {
+            let tmp = tmp_path.to_path_buf();
             let delta = match base {
                 Some(b) if kind == ObjectKind::Blob && b != id => self.try_delta(data, b)?,
                 _ => None,
@@ -221,12 +218,27 @@ impl Odb {
                 f.sync_data().map_err(io)?;
             }
             Ok(())
-        })();
+        })
+    }
+
+    /// Writes a new object into a temp file through `fill` and stages it in
+    /// `batch` under `id`; the temp file goes away on any error.
+    fn stage(
+        &self,
+        batch: &Batch,
+        id: ObjectId,
+        fill: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<bool> {
+        let tmp = self.tmp.join(fsutil::temp_name("obj"));
+        let result = match crate::fault::write_error() {
+            Some(e) => Err(Error::io(&tmp, e)),
+            None => fill(&tmp),
+        };
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
-        batch.push(id, tmp, dest);
+        batch.push(id, tmp, self.path_of(&id));
         crate::fault::point();
         Ok(true)
     }
@@ -274,11 +286,8 @@ impl Odb {
         if !raw {
             return self.write_with_base(batch, ObjectKind::Blob, id, data, base);
         }
-        let tmp = self.tmp.join(fsutil::temp_name("obj"));
-        let result = (|| {
-            if let Some(e) = crate::fault::write_error() {
-                return Err(Error::io(&tmp, e));
-            }
+        self.stage(batch, id, |tmp_path| {
+            let tmp = tmp_path.to_path_buf();
             let mut out = fsutil::create_new(&tmp, 0o444)?;
             let mut header = Vec::with_capacity(HEADER_LEN);
             header.extend_from_slice(MAGIC);
@@ -301,14 +310,7 @@ impl Odb {
                 out.sync_data().map_err(|e| Error::io(&tmp, e))?;
             }
             Ok(())
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        batch.push(id, tmp, dest);
-        crate::fault::point();
-        Ok(true)
+        })
     }
 
     pub fn write_tree(&self, batch: &Batch, tree: &Tree) -> Result<ObjectId> {
