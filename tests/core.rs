@@ -231,6 +231,18 @@ fn checkout_of_paths_restores_only_them() {
             "repository/conf/identity/identity.xml".into()
         )]
     );
+
+    // A path in neither the revision nor the home is an error, not a no-op.
+    let before = h.picture();
+    let err = h.fails(
+        &["checkout", "patch0000", "--", "repository/conf/no-such.xml"],
+        1,
+    );
+    assert!(
+        err.contains("repository/conf/no-such.xml") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_same(&before, &h.picture());
 }
 
 #[test]
@@ -408,6 +420,13 @@ fn diff_between_revisions_and_with_the_home() {
     );
     let j = h.json(&["diff", "patch0000", "--json"]);
     assert_eq!(j["changes"].as_array().unwrap().len(), 3);
+
+    // A side that is a path to nothing says so, rather than "unknown revision".
+    let err = h.fails(&["diff", "../staging/wso2am-4.2.0"], 1);
+    assert!(
+        err.contains("../staging/wso2am-4.2.0") && err.contains("no product home or manifest"),
+        "{err}"
+    );
 
     // File history.
     let hist = h.json(&[

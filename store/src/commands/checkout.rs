@@ -12,8 +12,9 @@ use crate::checkout::{move_home, Applied};
 use crate::commands::commit::{make_commit, snapshot_to_store};
 use crate::commands::status::working_changes;
 use crate::commands::{format_time, now};
-use crate::diff::{diff_trees, Layered, PathFilter};
+use crate::diff::{diff_trees, lookup, Layered, PathFilter};
 use crate::error::{Error, Result};
+use crate::fsutil::display_bytes;
 use crate::id::ObjectId;
 use crate::journal::Journal;
 use crate::progress::{Progress, Silent};
@@ -118,6 +119,18 @@ pub fn checkout(
         odb: &repo.odb,
     };
     let changes = diff_trees(&src, Some(snap.root), Some(target_commit.tree), &filter)?;
+    // A path that names nothing on either side is a typo, not a no-op.
+    for path in &opts.paths {
+        if lookup(&src, target_commit.tree, path)?.is_none()
+            && lookup(&src, snap.root, path)?.is_none()
+        {
+            return Err(Error::Invalid(format!(
+                "path {} is in neither {} nor the home (paths are relative to the product home); nothing was changed",
+                display_bytes(path),
+                opts.rev
+            )));
+        }
+    }
 
     // Where HEAD goes: a branch named by REV, or a `checkout` commit on the
     // current branch recording the rollback (stored before the home moves).

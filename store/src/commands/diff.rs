@@ -322,7 +322,14 @@ impl Resolver<'_> {
                 content: Content::None,
             });
         }
-        self.revision(None, spec)
+        match self.revision(None, spec) {
+            Err(Error::UnknownRevision(_)) if spec.contains('/') || spec.starts_with('.') => {
+                Err(Error::Invalid(format!(
+                    "'{spec}' is not a revision, and there is no product home or manifest file at that path"
+                )))
+            }
+            r => r,
+        }
     }
 }
 
