@@ -307,6 +307,16 @@ fn revisions_tags_and_ids() {
     h.ok(&["tag", "-d", "before-upgrade"]);
     h.fails(&["show", "before-upgrade"], 1);
 
+    // A damaged tag is store damage (exit 4) with the way out in the
+    // message, and that way out works.
+    h.ok(&["tag", "damaged"]);
+    fs::write(h.path(".patchvault/refs/tags/damaged"), "not an id\n").unwrap();
+    let err = h.fails(&["log", "--oneline"], 4);
+    assert!(err.contains("patchvault tag -d damaged"), "{err}");
+    let out = h.ok(&["tag", "-d", "damaged"]);
+    assert!(out.contains("not an id"), "{out}");
+    h.ok(&["log", "--oneline"]);
+
     // The oneline log names the baseline tag.
     let one = h.ok(&["log", "--oneline", "-n", "10"]);
     assert!(

@@ -614,10 +614,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 fn tag(repo: &Repository, t: TagArgs) -> anyhow::Result<u8> {
     use commands::tag;
     match (t.list || t.name.is_none(), t.delete, t.name) {
-        (_, true, Some(name)) => {
-            let id = tag::delete(repo, &name)?;
-            println!("Deleted tag {name} (was {})", id.short());
-        }
+        (_, true, Some(name)) => match tag::delete(repo, &name)? {
+            tag::Deleted::Commit(id) => println!("Deleted tag {name} (was {})", id.short()),
+            tag::Deleted::Damaged(text) => {
+                println!("Deleted damaged tag {name} (it held \"{text}\", not an object id)")
+            }
+        },
         (_, true, None) => anyhow::bail!("tag -d needs the NAME of the tag to delete"),
         (_, false, None) | (true, false, _) => {
             let tags = tag::list(repo)?;

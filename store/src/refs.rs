@@ -138,7 +138,7 @@ impl Refs {
                 .map(Some)
                 .ok_or_else(|| Error::BadStore {
                     path: p,
-                    reason: "ref does not hold an object id".into(),
+                    reason: damaged_ref_advice(full),
                 }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
@@ -204,5 +204,18 @@ impl Refs {
             }
         }
         Ok(())
+    }
+}
+
+/// What to do about a ref file that does not hold an object id.
+fn damaged_ref_advice(full: &str) -> String {
+    let what = "does not hold an object id (damaged)";
+    match full.strip_prefix(TAGS) {
+        Some(tag) => format!(
+            "{what}; remove it with `patchvault tag -d {tag}` and set it again with `patchvault tag {tag} REV` (`patchvault log --all` shows the commits)"
+        ),
+        None => format!(
+            "{what}; write the right commit id into it (`patchvault log --all` and `patchvault fsck` show the commits), or restore the store from a backup"
+        ),
     }
 }

@@ -47,14 +47,33 @@ pub fn list(repo: &Repository) -> Result<Vec<TagInfo>> {
         .collect()
 }
 
-pub fn delete(repo: &Repository, name: &str) -> Result<ObjectId> {
+/// What a deleted tag named: a commit, or (for a damaged tag file) the
+/// bytes it held, shown so that nothing is lost without the user seeing it.
+#[derive(Debug)]
+pub enum Deleted {
+    Commit(ObjectId),
+    Damaged(String),
+}
+
+/// Deletes a tag. A damaged tag file (not an object id) can be deleted
+/// too: that is how `fsck`'s report of it is acted on.
+pub fn delete(repo: &Repository, name: &str) -> Result<Deleted> {
+    validate_ref_name(name)?;
     let _lock = repo.lock()?;
     let full = format!("{TAGS}{name}");
-    let id = repo.refs.read(&full)?.ok_or_else(|| {
-        Error::Invalid(format!(
-            "no tag named {name}; `patchvault tag --list` shows the tags"
-        ))
-    })?;
+    let was = match repo.refs.read(&full) {
+        Ok(Some(id)) => Deleted::Commit(id),
+        Ok(None) => {
+            return Err(Error::Invalid(format!(
+                "no tag named {name}; `patchvault tag --list` shows the tags"
+            )))
+        }
+        Err(Error::BadStore { path, .. }) => {
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            Deleted::Damaged(String::from_utf8_lossy(&bytes).escape_debug().to_string())
+        }
+        Err(e) => return Err(e),
+    };
     repo.refs.delete(&full)?;
-    Ok(id)
+    Ok(was)
 }
