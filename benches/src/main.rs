@@ -42,6 +42,10 @@ struct Args {
     /// costs grow (0: skip).
     #[arg(long, default_value_t = 4)]
     scale: usize,
+    /// Size in MiB of the single large file whose commit, re-commit and
+    /// checkout show that memory does not grow with file size (0: skip).
+    #[arg(long, default_value_t = 512)]
+    large_file_mib: usize,
     /// Do not install missing peers with apt-get.
     #[arg(long)]
     no_install: bool,
@@ -442,7 +446,71 @@ struct Report {
     ratios: BTreeMap<String, BTreeMap<String, f64>>,
     targets: Vec<(String, String, bool)>,
     scale: Option<BTreeMap<String, f64>>,
+    /// Peak RSS (MiB) of patchvault commands on a home holding one large file.
+    large_file: Option<BTreeMap<String, f64>>,
     notes: Vec<String>,
+}
+
+/// patchvault on a home holding one incompressible file of `mib` MiB and
+/// one compressible file of half that: first commit, a commit after a
+/// 4-byte change of each, and a checkout back. Returns peak RSS per step.
+fn large_file_run(pv: &Path, work: &Path, mib: usize) -> Result<BTreeMap<String, f64>> {
+    let home = work.join("large-file-home");
+    let _ = fs::remove_dir_all(&home);
+    fs::create_dir_all(home.join("repository/components/lib"))?;
+    fs::create_dir_all(home.join("repository/conf"))?;
+    let big = home.join("repository/components/lib/large.bin");
+    let text = home.join("repository/conf/large.txt");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(fs::File::create(&big)?);
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..mib {
+            for b in block.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.copy_from_slice(&x.to_le_bytes());
+            }
+            f.write_all(&block)?;
+        }
+        f.flush()?;
+        let line = b"<property name=\"carbon.large\">value</property>\n";
+        let mut t = std::io::BufWriter::new(fs::File::create(&text)?);
+        for _ in 0..(mib << 19) / line.len() {
+            t.write_all(line)?;
+        }
+        t.flush()?;
+    }
+    sync();
+    let pv_cmd = |args: &[&str]| -> Command {
+        let mut c = Command::new(pv);
+        c.arg("-q")
+            .args(args)
+            .current_dir(&home)
+            .env("PATCHVAULT_AUTHOR", "Bench <bench@example.com>");
+        c
+    };
+    let mut out = BTreeMap::new();
+    out.insert("file_mib".into(), mib as f64);
+    run(&mut pv_cmd(&["init"]))?;
+    let m = run(&mut pv_cmd(&["commit", "-m", "large"]))?;
+    out.insert("first_commit_rss_mib".into(), m.rss_kib as f64 / 1024.0);
+    for p in [&big, &text] {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = fs::OpenOptions::new().write(true).open(p)?;
+        f.seek(SeekFrom::Start(4096))?;
+        f.write_all(b"PVPV")?;
+    }
+    let m = run(&mut pv_cmd(&["commit", "-m", "changed"]))?;
+    out.insert("second_commit_rss_mib".into(), m.rss_kib as f64 / 1024.0);
+    let m = run(&mut pv_cmd(&["checkout", "HEAD~1"]))?;
+    out.insert("checkout_rss_mib".into(), m.rss_kib as f64 / 1024.0);
+    let m = run(&mut pv_cmd(&["fsck"]))?;
+    out.insert("fsck_rss_mib".into(), m.rss_kib as f64 / 1024.0);
+    let _ = fs::remove_dir_all(&home);
+    Ok(out)
 }
 
 fn machine() -> String {
@@ -758,6 +826,15 @@ fn run_all(args: &Args, work: &Path, pv: &Path) -> Result<Report> {
     } else {
         None
     };
+    let large_file = if args.large_file_mib > 0 {
+        eprintln!(
+            "large file: patchvault on one {} MiB file ...",
+            args.large_file_mib
+        );
+        Some(large_file_run(pv, work, args.large_file_mib)?)
+    } else {
+        None
+    };
     Ok(Report {
         machine: machine(),
         jars: args.jars,
@@ -769,6 +846,7 @@ fn run_all(args: &Args, work: &Path, pv: &Path) -> Result<Report> {
         ratios,
         targets,
         scale,
+        large_file,
         notes,
     })
 }
@@ -880,6 +958,9 @@ fn print_markdown(r: &Report) {
     }
     if let Some(s) = &r.scale {
         println!("\nAt {}× the jars, patchvault's costs grow: first commit {:.2}×, 12 patch commits {:.2}×, status {:.2}×, rollback {:.2}×; peak RSS {:.1} MiB.", s["bytes_factor"], s["first_commit_growth"], s["patch_commits_growth"], s["status_growth"], s["rollback_growth"], s["peak_rss_mib"]);
+    }
+    if let Some(l) = &r.large_file {
+        println!("\nOne {:.0} MiB incompressible file and one {:.0} MiB text file: peak RSS {:.1} MiB for the first commit, {:.1} MiB for a commit after a 4-byte change of each, {:.1} MiB for the checkout back, {:.1} MiB for fsck.", l["file_mib"], l["file_mib"] / 2.0, l["first_commit_rss_mib"], l["second_commit_rss_mib"], l["checkout_rss_mib"], l["fsck_rss_mib"]);
     }
     for n in &r.notes {
         println!("\nNote: {n}");

@@ -93,6 +93,56 @@ pub enum Content {
     Mapped(memmap2::Mmap),
 }
 
+/// Size of the windows in which a mapped file is hashed or compressed.
+/// Each window's pages are dropped from this process once it is done (the
+/// kernel's page cache keeps them), so memory does not grow with file size.
+pub const MAP_WINDOW: usize = 32 << 20;
+
+impl Content {
+    /// Tells the kernel this process is done with `len` bytes from
+    /// `offset` of a mapped file; nothing happens for bytes read into
+    /// memory. Reading them again afterwards is correct, just slower.
+    pub fn release(&self, offset: usize, len: usize) {
+        if let Content::Mapped(m) = self {
+            let start = offset - offset % page_size();
+            let len = (offset + len).min(m.len()).saturating_sub(start);
+            if len > 0 {
+                // SAFETY: the map is a private, read-only map of a file:
+                // dropping its pages only makes later reads fault them in
+                // again from the file, with the same bytes.
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len)
+                };
+            }
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+/// Hashes file content as a blob, window by window, releasing each
+/// window of a mapped file once it is hashed.
+pub fn hash_content(content: &Content) -> ObjectId {
+    if content.len() <= MAP_WINDOW {
+        // Unmapped as a whole when the caller drops it.
+        return hash_blob(content);
+    }
+    let mut h = blake3::Hasher::new();
+    for (i, window) in content.chunks(MAP_WINDOW).enumerate() {
+        h.update_rayon(window);
+        content.release(i * MAP_WINDOW, window.len());
+    }
+    ObjectId(*h.finalize().as_bytes())
+}
+
 impl std::ops::Deref for Content {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -159,5 +209,19 @@ mod tests {
     fn parallel_hash_equals_plain_hash() {
         let big: Vec<u8> = (0..(5 * 1024 * 1024u32)).map(|i| (i % 251) as u8).collect();
         assert_eq!(hash_blob(&big), ObjectId::for_blob(&big));
+    }
+
+    #[test]
+    fn windowed_hash_of_a_mapped_file_equals_plain_hash() {
+        use std::io::Write;
+        let len = MAP_WINDOW * 2 + 12_345;
+        let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&data).unwrap();
+        let content = read_content(f.path(), len as u64).unwrap();
+        assert!(matches!(content, Content::Mapped(_)));
+        assert_eq!(hash_content(&content), ObjectId::for_blob(&data));
+        // Released windows read back the same bytes.
+        assert!(content[..] == data[..]);
     }
 }

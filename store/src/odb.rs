@@ -17,7 +17,7 @@ use zstd::zstd_safe;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::id::{self, ObjectId};
+use crate::id::{self, Content, ObjectId};
 use crate::object::{Commit, ObjectKind, Tree};
 
 const MAGIC: &[u8; 4] = b"PVO1";
@@ -75,8 +75,14 @@ pub const DELTA_LEVEL: i32 = 1;
 pub const MAX_DELTA_DEPTH: u8 = 8;
 /// Blobs smaller than this are never stored as deltas.
 const DELTA_MIN: usize = 4 * 1024;
-/// Largest blob stored or read as a delta (base and result live in memory).
+/// Largest blob a delta may decode to (the format's limit: base and
+/// result live in memory while it is read).
 const DELTA_MAX: u64 = 1 << 30;
+/// Largest blob (and base) this version stores as a delta. Base, new
+/// version and delta are all in memory while it is made, so this bounds a
+/// commit's memory whatever the file sizes (the biggest Carbon jars are
+/// under 20 MiB); larger files are stored whole, streamed.
+const DELTA_WRITE_MAX: u64 = 64 << 20;
 /// A delta is kept only if it is smaller than this share of the blob.
 const DELTA_WORTH: f64 = 0.5;
 /// Bytes of a blob compressed as a trial before deciding raw or zstd.
@@ -163,6 +169,20 @@ impl Odb {
         data: &[u8],
         base: Option<ObjectId>,
     ) -> Result<bool> {
+        self.write_from(batch, kind, id, data, base, None)
+    }
+
+    /// The one write path; `mapped` is the file content `data` comes from,
+    /// whose windows are released as they are compressed.
+    fn write_from(
+        &self,
+        batch: &Batch,
+        kind: ObjectKind,
+        id: ObjectId,
+        data: &[u8],
+        base: Option<ObjectId>,
+        mapped: Option<&Content>,
+    ) -> Result<bool> {
         let dest = self.path_of(&id);
         if fs::symlink_metadata(&dest).is_ok() || batch.has(&id) {
             return Ok(false);
@@ -201,7 +221,12 @@ impl Odb {
                 };
                 hw.write_all(&header).map_err(io)?;
                 let mut enc = zstd::stream::write::Encoder::new(&mut hw, ZSTD_LEVEL).map_err(io)?;
-                enc.write_all(data).map_err(io)?;
+                for (i, window) in data.chunks(id::MAP_WINDOW).enumerate() {
+                    enc.write_all(window).map_err(io)?;
+                    if let Some(c) = mapped {
+                        c.release(i * id::MAP_WINDOW, window.len());
+                    }
+                }
                 enc.finish().map_err(io)?;
                 let sum = hw.hasher.finalize();
                 f.write_all(&sum.as_bytes()[..TRAILER_LEN]).map_err(io)?;
@@ -243,11 +268,11 @@ impl Odb {
     /// A zstd delta of `data` against blob `base`, if the base is usable
     /// and the delta pays: (base, depth, payload).
     fn try_delta(&self, data: &[u8], base: ObjectId) -> Result<Option<(ObjectId, u8, Vec<u8>)>> {
-        if data.len() < DELTA_MIN || data.len() as u64 > DELTA_MAX {
+        if data.len() < DELTA_MIN || data.len() as u64 > DELTA_WRITE_MAX {
             return Ok(None);
         }
         let info = match self.info(&base) {
-            Ok(i) if i.kind == ObjectKind::Blob && i.size <= DELTA_MAX => i,
+            Ok(i) if i.kind == ObjectKind::Blob && i.size <= DELTA_WRITE_MAX => i,
             _ => return Ok(None),
         };
         let depth = info.delta.map_or(0, |(_, d)| d) + 1;
@@ -270,18 +295,20 @@ impl Odb {
         &self,
         batch: &Batch,
         id: ObjectId,
-        data: &[u8],
+        content: &Content,
         src: &Path,
         base: Option<ObjectId>,
     ) -> Result<bool> {
+        let data: &[u8] = content;
         let dest = self.path_of(&id);
         if fs::symlink_metadata(&dest).is_ok() || batch.has(&id) {
             return Ok(false);
         }
-        let raw = base.is_none_or(|b| b == id || data.len() < DELTA_MIN)
-            && !should_compress(ObjectKind::Blob, data)?;
+        let raw = base.is_none_or(|b| {
+            b == id || data.len() < DELTA_MIN || data.len() as u64 > DELTA_WRITE_MAX
+        }) && !should_compress(ObjectKind::Blob, data)?;
         if !raw {
-            return self.write_with_base(batch, ObjectKind::Blob, id, data, base);
+            return self.write_from(batch, ObjectKind::Blob, id, data, base, Some(content));
         }
         self.stage(batch, id, |tmp_path| {
             let tmp = tmp_path.to_path_buf();

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{display_bytes, join_rel, path_bytes};
-use crate::id::{hash_blob, read_content, ObjectId};
+use crate::id::{hash_content, read_content, ObjectId};
 use crate::index::{Index, Stat};
 use crate::object::{EntryKind, ObjectKind, Tree, TreeEntry};
 use crate::odb::Batch;
@@ -191,7 +191,7 @@ pub fn scan(
                 Some(id) => (id, stat.size, false, Some(stat)),
                 None => {
                     let content = read_content(&f.abs, stat.size)?;
-                    let id = hash_blob(&content);
+                    let id = hash_content(&content);
                     if let Some(w) = write {
                         let base = w.bases.get(&f.rel).copied();
                         repo.odb

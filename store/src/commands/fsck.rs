@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::diff::{flatten, Layered};
 use crate::error::{Error, Result};
 use crate::fsutil::{display_bytes, join_rel};
-use crate::id::{hash_blob, read_content, ObjectId};
+use crate::id::{hash_content, read_content, ObjectId};
 use crate::index::Index;
 use crate::journal::Journal;
 use crate::object::{EntryKind, ObjectKind};
@@ -262,7 +262,7 @@ fn repair_from_home(
         let abs = join_rel(&repo.home, rel);
         let md = std::fs::metadata(&abs).map_err(|e| Error::io(&abs, e))?;
         let content = read_content(&abs, md.len())?;
-        if hash_blob(&content) != *id {
+        if hash_content(&content) != *id {
             continue; // changed since the scan
         }
         let obj = repo.odb.path_of(id);

@@ -11,7 +11,7 @@ use crate::commands::format_time;
 use crate::diff::lookup;
 use crate::error::{Error, Result};
 use crate::fsutil::{display_bytes, join_rel, path_bytes};
-use crate::id::{hash_blob, read_content, ObjectId};
+use crate::id::{hash_content, read_content, ObjectId};
 use crate::object::{Commit, EntryKind};
 use crate::repo::Repository;
 
@@ -72,7 +72,7 @@ fn home_id(repo: &Repository, rel: &[u8]) -> Result<Option<ObjectId>> {
             abs.display()
         )));
     }
-    Ok(Some(hash_blob(&read_content(&abs, md.len())?)))
+    Ok(Some(hash_content(&read_content(&abs, md.len())?)))
 }
 
 pub fn which(repo: &Repository, rel: &Path) -> Result<WhichReport> {
