@@ -26,6 +26,15 @@ impl Progress for Bar {
         if !self.enabled || total == 0 {
             return;
         }
+        if label == "syncing" {
+            let bar = ProgressBar::new_spinner();
+            bar.set_message(format!("syncing {total} new objects to disk"));
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            if let Ok(mut b) = self.bar.lock() {
+                *b = Some(bar);
+            }
+            return;
+        }
         let bar = ProgressBar::new(total);
         let template = if label == "hashing" {
             "{msg:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"

@@ -2,7 +2,8 @@
 //! progress bar) decides whether and how to show it.
 
 pub trait Progress: Sync {
-    /// A phase starts: `label` (e.g. "hashing"), `total` units (bytes or files).
+    /// A phase starts: `label` ("hashing": `total` bytes; "writing": files;
+    /// "syncing": `total` new objects being made durable, no advances).
     fn begin(&self, _label: &str, _total: u64) {}
     /// `n` more units done.
     fn advance(&self, _n: u64) {}

@@ -144,7 +144,11 @@ pub fn commit(
         &opts.message,
     );
     let id = repo.odb.write_commit(&batch, &c)?;
-    let new_objects = batch.finish()?;
+    // The sync can take a while after a large first commit: say so.
+    progress.begin("syncing", batch.len() as u64);
+    let finished = batch.finish();
+    progress.end();
+    let new_objects = finished?;
     repo.refs.update_head_checked(parent, id)?;
     let mut tags = Vec::new();
     if parent.is_none() && repo.refs.read(&format!("{TAGS}{BASELINE_TAG}"))?.is_none() {
