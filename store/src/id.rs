@@ -107,9 +107,10 @@ impl Content {
             let start = offset - offset % page_size();
             let len = (offset + len).min(m.len()).saturating_sub(start);
             if len > 0 {
-                // SAFETY: the map is a private, read-only map of a file:
-                // dropping its pages only makes later reads fault them in
-                // again from the file, with the same bytes.
+                // SAFETY: the map is a read-only, shared map of a file
+                // (memmap2's `Mmap::map`): dropping its pages only makes
+                // later reads fault them in again from the page cache, with
+                // the same bytes; no private copy is lost.
                 let _ = unsafe {
                     m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len)
                 };
