@@ -261,14 +261,7 @@ fn which_names_the_commit_and_patch_after_apply_and_revert() {
         "locally modified"
     );
     // File history.
-    let log = h.json(&["log", "--json", "--", &jar]);
-    let kinds: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["revert", "patch", "baseline"]);
+    assert_eq!(h.log_kinds(&["--", &jar]), ["revert", "patch", "baseline"]);
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {

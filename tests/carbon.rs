@@ -627,14 +627,7 @@ fn adopt_rebuilds_history_of_a_home_patched_by_hand() {
     let out = h.ok(&["init"]);
     assert!(out.contains("exactly what Carbon produces"), "{out}");
     assert_same(&before, &h.picture());
-    let log = h.json(&["log", "--json"]);
-    let kinds: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["patch", "patch", "patch", "baseline"]);
+    assert_eq!(h.log_kinds(&[]), ["patch", "patch", "patch", "baseline"]);
     assert!(h.json(&["status", "--json"])["clean"].as_bool().unwrap());
     assert_eq!(h.json(&["patches", "--json"])["verified"], true);
     // The baseline's plugins are patch0000's.

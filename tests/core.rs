@@ -122,14 +122,10 @@ fn every_kind_of_change_is_reported_committed_and_rolled_back_exactly() {
     h.ok(&["checkout", &id[..10]]);
     assert_same(&changed, &h.picture());
 
-    let log = h.json(&["log", "--json"]);
-    let kinds: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["checkout", "checkout", "manual", "baseline"]);
+    assert_eq!(
+        h.log_kinds(&[]),
+        ["checkout", "checkout", "manual", "baseline"]
+    );
 }
 
 #[test]

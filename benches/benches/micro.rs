@@ -38,7 +38,9 @@ fn encoding(c: &mut Criterion) {
     });
 }
 
-fn delta(c: &mut Criterion) {
+/// The largest jar of a 60-jar sample and its version after patch 1 (or
+/// with one entry changed, when patch 1 does not touch it).
+fn largest_jar_and_patched() -> (Vec<u8>, Vec<u8>) {
     let s = Sample::new(Options {
         jars: 60,
         seed: 42,
@@ -51,10 +53,14 @@ fn delta(c: &mut Criterion) {
         .max_by_key(|(_, j)| j.target_size)
         .expect("jars");
     let base = jar_bytes(spec, &[]).expect("jar");
-    let p = s.patch(1);
     let new = s
-        .patched_jar(&p, j)
+        .patched_jar(&s.patch(1), j)
         .unwrap_or_else(|_| jar_bytes(spec, &[(0, 1)]).expect("jar"));
+    (base, new)
+}
+
+fn delta(c: &mut Criterion) {
+    let (base, new) = largest_jar_and_patched();
     let d = delta_compress(&new, &base).expect("delta");
     eprintln!(
         "delta of a {} byte jar: {} bytes ({:.2}%)",
@@ -107,21 +113,7 @@ fn read_vs_mmap(c: &mut Criterion) {
 /// zstd levels on what a home holds: a jar (already deflated) and a
 /// patched jar as a delta against its previous version. Prints sizes.
 fn levels(c: &mut Criterion) {
-    let s = Sample::new(Options {
-        jars: 60,
-        seed: 42,
-        small: false,
-    });
-    let (j, spec) = s
-        .jars
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, j)| j.target_size)
-        .expect("jars");
-    let base = jar_bytes(spec, &[]).expect("jar");
-    let new = s
-        .patched_jar(&s.patch(1), j)
-        .unwrap_or_else(|_| jar_bytes(spec, &[(0, 1)]).expect("jar"));
+    let (base, new) = largest_jar_and_patched();
     let mut g = c.benchmark_group("zstd_level");
     g.sample_size(10);
     for level in [1, 3, 9] {

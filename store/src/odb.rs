@@ -156,7 +156,7 @@ impl Odb {
         id: ObjectId,
         data: &[u8],
     ) -> Result<bool> {
-        self.write_with_base(batch, kind, id, data, None)
+        self.write_from(batch, kind, id, data, None, None)
     }
 
     /// Like [`Odb::write`], trying a delta against `base` (the previous

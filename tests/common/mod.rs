@@ -98,6 +98,18 @@ impl Home {
         serde_json::from_str(&self.ok(args)).expect("valid JSON")
     }
 
+    /// The `kind` of each commit `log --json ARGS` lists, newest first.
+    pub fn log_kinds(&self, args: &[&str]) -> Vec<String> {
+        let mut full = vec!["log", "--json"];
+        full.extend_from_slice(args);
+        self.json(&full)
+            .as_array()
+            .expect("log --json is an array")
+            .iter()
+            .map(|c| c["kind"].as_str().expect("kind is a string").to_string())
+            .collect()
+    }
+
     /// The tracked picture of the home (the store and runtime state left out).
     pub fn picture(&self) -> Picture {
         picture(
